@@ -1,0 +1,80 @@
+"""Install and remove the ``async`` kernelspec.
+
+This module only uses the standard library: the wheel build hook loads it by path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+KERNEL_NAME = "async"
+DISPLAY_NAME = "Python 3 (async)"
+RESOURCES = Path(__file__).parent / "resources"
+
+
+def kernel_json(
+    display_name: str = DISPLAY_NAME, backend: str | None = None, python: str = "python"
+) -> dict[str, object]:
+    """The kernel.json content; ``python`` is replaced by the running interpreter by jupyter_client."""
+    argv = [python, "-m", "async_kernel", "-f", "{connection_file}"]
+    if backend:
+        argv += ["--backend", backend]
+    return {
+        "argv": argv,
+        "display_name": display_name,
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
+
+
+def data_dir(user: bool, prefix: str | None) -> Path:
+    """The ``kernels`` folder a spec goes into, as jupyter_client looks for it."""
+    if prefix:
+        return Path(prefix) / "share" / "jupyter" / "kernels"
+    if user:
+        from jupyter_core.paths import jupyter_data_dir
+
+        return Path(jupyter_data_dir()) / "kernels"
+    return Path(sys.prefix) / "share" / "jupyter" / "kernels"
+
+
+def install(
+    *,
+    user: bool = False,
+    prefix: str | None = None,
+    name: str = KERNEL_NAME,
+    display_name: str = DISPLAY_NAME,
+    backend: str | None = None,
+) -> Path:
+    """Write the kernelspec (kernel.json and logos) and return its folder.
+
+    A spec installed outside this environment names this interpreter explicitly, so that it keeps
+    working from a Jupyter installed elsewhere.
+    """
+    python = "python" if not (user or prefix) else sys.executable
+    target = data_dir(user, prefix) / name
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / name
+        staged.mkdir()
+        (staged / "kernel.json").write_text(json.dumps(kernel_json(display_name, backend, python), indent=2))
+        for logo in RESOURCES.iterdir():
+            shutil.copy(logo, staged / logo.name)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(staged, target)
+    return target
+
+
+def uninstall(*, user: bool = False, prefix: str | None = None, name: str = KERNEL_NAME) -> Path:
+    """Remove the kernelspec folder; raise FileNotFoundError when it is not there."""
+    target = data_dir(user, prefix) / name
+    if not (target / "kernel.json").is_file():
+        raise FileNotFoundError(f"No kernelspec named {name!r} in {target.parent}")
+    shutil.rmtree(target)
+    return target

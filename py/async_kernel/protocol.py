@@ -1,0 +1,175 @@
+"""Jupyter messaging protocol 5.4: message shapes, construction and (de)serialization.
+
+Rules this module keeps:
+
+* A message is a dict with ``header``, ``parent_header``, ``metadata``, ``content`` and ``buffers``.
+  Transports may attach routing data under ``idents`` (ZMQ identities), which the core carries from a
+  request to its replies without looking at it.
+* Dates are ISO 8601 strings; they are never parsed.
+* Anything a client sends that does not fit is a :class:`RemoteProtocolError`: the kernel logs it or
+  answers with an error, and keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, NotRequired, TypedDict
+
+PROTOCOL_VERSION = "5.4"
+
+Channel = Literal["shell", "control", "stdin", "iopub"]
+CHANNELS: frozenset[str] = frozenset({"shell", "control", "stdin", "iopub"})
+
+
+class Header(TypedDict):
+    msg_id: str
+    msg_type: str
+    session: str
+    username: str
+    date: str
+    version: str
+    subshell_id: NotRequired[str | None]
+
+
+class Message(TypedDict):
+    header: Header
+    parent_header: dict[str, Any]
+    metadata: dict[str, Any]
+    content: dict[str, Any]
+    buffers: list[bytes | memoryview]
+    idents: NotRequired[list[bytes]]
+
+
+class RemoteProtocolError(ValueError):
+    """A message from a client breaks the protocol (bad JSON, missing fields, ...)."""
+
+
+try:  # orjson is several times faster; the standard library is the fallback
+    import orjson
+
+    def dumps(obj: Any) -> bytes:
+        """Serialize to UTF-8 JSON bytes."""
+        return orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+    def loads(data: bytes | bytearray | memoryview | str) -> Any:
+        """Parse JSON bytes or text."""
+        return orjson.loads(data)
+
+except ImportError:  # pragma: no cover - exercised where orjson is absent (Pyodide)
+    _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=lambda o: _json_default(o))
+
+    def dumps(obj: Any) -> bytes:
+        """Serialize to UTF-8 JSON bytes."""
+        return _encoder.encode(obj).encode()
+
+    def loads(data: bytes | bytearray | memoryview | str) -> Any:
+        """Parse JSON bytes or text."""
+        if isinstance(data, memoryview):
+            data = bytes(data)
+        return json.loads(data)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, bytes | bytearray | memoryview):
+        import base64
+
+        return base64.b64encode(obj).decode()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return repr(obj)
+
+
+def now() -> str:
+    """The current time as the protocol's ISO 8601 date string (UTC)."""
+    return datetime.now(UTC).isoformat()
+
+
+class Session:
+    """Identity stamped on every message the kernel sends."""
+
+    __slots__ = ("session", "username")
+
+    def __init__(self, session: str | None = None, username: str | None = None) -> None:
+        self.session = session or uuid.uuid4().hex
+        self.username = username or os.environ.get("USER", "kernel")
+
+    def header(self, msg_type: str) -> Header:
+        return {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "session": self.session,
+            "username": self.username,
+            "date": now(),
+            "version": PROTOCOL_VERSION,
+        }
+
+    def msg(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: Message | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[bytes | memoryview] | None = None,
+    ) -> Message:
+        """Build a message; with ``parent`` its header becomes the parent header and idents carry over."""
+        msg: Message = {
+            "header": self.header(msg_type),
+            "parent_header": dict(parent["header"]) if parent else {},
+            "metadata": metadata if metadata is not None else {},
+            "content": content,
+            "buffers": buffers if buffers is not None else [],
+        }
+        if parent is not None and "idents" in parent:
+            msg["idents"] = parent["idents"]
+        return msg
+
+
+_REQUIRED_HEADER = ("msg_id", "msg_type")
+
+
+def validate(msg: Any) -> Message:
+    """Check that a decoded message has the shape the kernel relies on; fill optional parts.
+
+    Raises :class:`RemoteProtocolError` naming what is wrong.
+    """
+    if not isinstance(msg, dict):
+        raise RemoteProtocolError(f"a message must be a JSON object, not {type(msg).__name__}")
+    header = msg.get("header")
+    if not isinstance(header, dict):
+        raise RemoteProtocolError("message has no 'header' object")
+    for key in _REQUIRED_HEADER:
+        if not isinstance(header.get(key), str) or not header[key]:
+            raise RemoteProtocolError(f"message header lacks a string {key!r}")
+    header.setdefault("session", "")
+    header.setdefault("username", "")
+    header.setdefault("date", "")
+    header.setdefault("version", PROTOCOL_VERSION)
+    for key in ("parent_header", "metadata", "content"):
+        value = msg.get(key)
+        if value is None:
+            msg[key] = {}
+        elif not isinstance(value, dict):
+            raise RemoteProtocolError(f"message {key!r} must be a JSON object")
+    msg.setdefault("buffers", [])
+    return msg  # type: ignore[return-value]
+
+
+def reply_type(msg_type: str) -> str:
+    """``execute_request`` -> ``execute_reply``; anything else gets ``_reply`` appended."""
+    base = msg_type.removesuffix("_request")
+    return f"{base}_reply"
+
+
+def error_content(exc: BaseException, traceback: list[str] | None = None) -> dict[str, Any]:
+    """Reply content for a failed request."""
+    return {
+        "status": "error",
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "traceback": traceback if traceback is not None else [],
+    }

@@ -1,0 +1,84 @@
+"""Queues that keep requests of one kind in order without blocking requests of another kind.
+
+A :class:`Runner` is one event loop (the main thread's, a helper thread's, or Pyodide's) that serves a
+set of FIFO queues, one task per queue. The kernel decides which runner and which queue key a message
+goes to; the runner guarantees:
+
+* jobs submitted under one key run one at a time, in submission order;
+* jobs under different keys never wait for each other (each key has its own serving task);
+* :meth:`Runner.submit` and :meth:`Runner.call_soon` may be called from any thread, and from a signal
+  handler, before or while the runner runs;
+* every serving task belongs to the runner's task group: :meth:`Runner.stop` cancels them all.
+
+A job that raises is logged and the queue goes on with the next job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import aiologic
+import anyio
+
+log = logging.getLogger("async_kernel")
+
+Job = Callable[[], Awaitable[Any]]
+
+
+class Runner:
+    """Serves per-key job queues on the event loop that awaits :meth:`run`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queues: dict[Hashable, aiologic.SimpleQueue[Job]] = {}
+        self._inbox: aiologic.SimpleQueue[Callable[[], Any]] = aiologic.SimpleQueue()
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    def submit(self, key: Hashable, job: Job) -> None:
+        """Queue ``job`` under ``key``. Thread-safe; never blocks."""
+        queue = self._queues.get(key)
+        if queue is None:
+            fresh: aiologic.SimpleQueue[Job] = aiologic.SimpleQueue()
+            # dict.setdefault is atomic: exactly one submitter creates the queue and asks for its server
+            queue = self._queues.setdefault(key, fresh)
+            if queue is fresh:
+                self._inbox.put(lambda: self._start_server(key, fresh))
+        queue.put(job)
+
+    def call_soon(self, func: Callable[[], Any]) -> None:
+        """Run ``func()`` on the runner's loop. Thread-safe and safe from a signal handler."""
+        self._inbox.put(func)
+
+    def _start_server(self, key: Hashable, queue: aiologic.SimpleQueue[Job]) -> None:
+        assert self._task_group is not None
+        self._task_group.start_soon(self._serve, key, queue, name=f"{self.name}:{key}")
+
+    async def _serve(self, key: Hashable, queue: aiologic.SimpleQueue[Job]) -> None:
+        while True:
+            job = await queue.async_get()
+            try:
+                await job()
+            except Exception:
+                log.exception("Unhandled error in a %s job on %s", key, self.name)
+
+    async def run(self) -> None:
+        """Serve until :meth:`stop`; returns when every serving task has ended."""
+        async with anyio.create_task_group() as tg:
+            self._task_group = tg
+            while True:
+                func = await self._inbox.async_get()
+                try:
+                    func()
+                except Exception:
+                    log.exception("Unhandled error in a call on %s", self.name)
+
+    def stop(self) -> None:
+        """Cancel every serving task. Thread-safe."""
+
+        def cancel() -> None:
+            if self._task_group is not None:
+                self._task_group.cancel_scope.cancel()
+
+        self.call_soon(cancel)

@@ -1,0 +1,270 @@
+"""The IPython shell the kernel runs cells in, wired to publish through the kernel.
+
+Importing this module imports IPython (slow: hundreds of milliseconds natively, seconds in Pyodide), so the
+kernel imports it only once it can already answer ``kernel_info_request``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import getpass
+import os
+import sys
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from IPython.core import page, payloadpage
+from IPython.core.completer import provisionalcompleter, rectify_completions
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import StdinNotImplementedError
+from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
+from IPython.utils.tokenutil import token_at_cursor
+from traitlets import Any as AnyTrait
+from traitlets import Type
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+#: whether the current execute request allows ``input()``
+allow_stdin: ContextVar[bool] = ContextVar("async_kernel_allow_stdin", default=False)
+
+
+def _cancellation_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [asyncio.CancelledError]
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        types.append(trio.Cancelled)
+    return tuple(types)
+
+
+class KernelDisplayHook(DisplayHook):
+    """Sends a cell's value as ``execute_result``."""
+
+    kernel = AnyTrait()
+
+    def start_displayhook(self) -> None:
+        self._content: dict[str, Any] = {}
+
+    def write_output_prompt(self) -> None:
+        self._content["execution_count"] = self.prompt_count
+
+    def write_format_data(self, format_dict: dict[str, Any], md_dict: dict[str, Any] | None = None) -> None:
+        self._content["data"] = format_dict
+        self._content["metadata"] = md_dict or {}
+
+    def finish_displayhook(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if "data" in self._content:
+            self.kernel.publish("execute_result", self._content)
+        self._content = {}
+
+
+class KernelDisplayPublisher(DisplayPublisher):
+    """Sends ``display_data``, ``update_display_data`` and ``clear_output``."""
+
+    kernel = AnyTrait()
+
+    def publish(  # type: ignore[override]
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        source: str | None = None,
+        *,
+        transient: dict[str, Any] | None = None,
+        update: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        self.kernel.publish("update_display_data" if update else "display_data", content)
+
+    def clear_output(self, wait: bool = False) -> None:
+        self.kernel.publish("clear_output", {"wait": wait})
+
+
+class KernelShell(InteractiveShell):
+    """An :class:`InteractiveShell` whose output, errors, payloads and input go through the kernel."""
+
+    displayhook_class = Type(KernelDisplayHook)
+    display_pub_class = Type(KernelDisplayPublisher)
+    kernel = AnyTrait()
+
+    def __init__(self, kernel: Kernel, **kwargs: Any) -> None:
+        super().__init__(kernel=kernel, **kwargs)
+        self.displayhook.kernel = kernel
+        self.display_pub.kernel = kernel
+        self.interrupted = False
+        self.last_traceback: list[str] = []
+        self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
+        if self.history_manager is not None and self.history_manager.db_cache_size == 0:
+            # Writing every cell to SQLite at once costs ~2 ms per execute (a commit under the cache lock).
+            # History queries write the cache out first, and exit saves it, so batching loses nothing.
+            self.history_manager.db_cache_size = 50
+        builtins.input = self.input
+        getpass.getpass = self.getpass
+
+    def init_environment(self) -> None:
+        env = os.environ
+        env["PAGER"] = "cat"
+        env["GIT_PAGER"] = "cat"
+        env.setdefault("CLICOLOR", "1")
+        env.setdefault("TERM", "xterm-color")
+
+    def enable_gui(self, gui: str | None = None) -> None:
+        raise NotImplementedError(f"GUI event loop integration ({gui!r}) is not supported by async-kernel")
+
+    # -- errors ------------------------------------------------------------------------------------
+    def showtraceback(
+        self,
+        exc_tuple: Any = None,
+        filename: str | None = None,
+        tb_offset: int | None = None,
+        exception_only: bool = False,
+        running_compiled_code: bool = False,
+    ) -> None:
+        """Show an interrupted cell's cancellation as the KeyboardInterrupt the user asked for."""
+        if self.interrupted:
+            try:
+                etype, value, tb = self._get_exc_info(exc_tuple)
+            except ValueError:
+                etype = None
+            if etype is not None and issubclass(etype, _cancellation_types()):
+                exc_tuple = (KeyboardInterrupt, KeyboardInterrupt(), tb)
+        super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
+
+    def _showtraceback(self, etype: type[BaseException], evalue: BaseException, stb: list[str]) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.last_traceback = list(stb)
+        content = {"traceback": self.last_traceback, "ename": etype.__name__, "evalue": str(evalue)}
+        self.kernel.publish("error", content)
+
+    # -- payloads ----------------------------------------------------------------------------------
+    def set_next_input(self, text: str, replace: bool = False) -> None:
+        self.payload_manager.write_payload({"source": "set_next_input", "text": text, "replace": replace})
+
+    def ask_exit(self) -> None:
+        self.exit_now = True
+        self.payload_manager.write_payload({"source": "ask_exit", "keepkernel": False})
+
+    # -- stdin -------------------------------------------------------------------------------------
+    def input(self, prompt: object = "") -> str:
+        """``input()`` over the stdin channel."""
+        return self._read(str(prompt), password=False)
+
+    def getpass(self, prompt: str = "Password: ", stream: Any = None) -> str:
+        """``getpass.getpass()`` over the stdin channel."""
+        return self._read(prompt, password=True)
+
+    def _read(self, prompt: str, password: bool) -> str:
+        if not allow_stdin.get():
+            raise StdinNotImplementedError("input() was called, but this frontend does not support input requests.")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return self.kernel.request_input(prompt, password)
+
+    # -- running cells ------------------------------------------------------------------------------
+    async def run_cell_concurrently(
+        self, code: str, *, silent: bool, store_history: bool, cell_id: str | None = None
+    ) -> ExecutionResult:
+        """Like :meth:`run_cell`, but awaited on the caller's event loop so cells may ``await``."""
+        self.interrupted = False
+        self.last_traceback = []
+        preprocessing_exc_tuple = None
+        try:
+            transformed = self.transform_cell(code)
+        except Exception:
+            transformed = code
+            preprocessing_exc_tuple = sys.exc_info()
+        result: ExecutionResult | None = None
+        try:
+            result = await self.run_cell_async(
+                code,
+                store_history=store_history,
+                silent=silent,
+                transformed_cell=transformed,
+                preprocessing_exc_tuple=preprocessing_exc_tuple,
+                cell_id=cell_id,
+            )
+        finally:
+            self.events.trigger("post_execute")
+            if not silent:
+                self.events.trigger("post_run_cell", result)
+        return result
+
+    def user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
+        """Evaluate ``user_expressions`` of an execute request; a failing one reports its error."""
+        out: dict[str, Any] = {}
+        for key, expr in expressions.items():
+            try:
+                value = self._format_user_obj(eval(expr, self.user_global_ns, self.user_ns))
+            except BaseException as exc:
+                value = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc), "traceback": []}
+            out[key] = value
+        return out
+
+    # -- introspection (runs on the helper thread natively) ---------------------------------------
+    def complete_request(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        with provisionalcompleter():
+            completions = list(rectify_completions(code, self.Completer.completions(code, cursor_pos)))
+        start = completions[0].start if completions else cursor_pos
+        end = completions[0].end if completions else cursor_pos
+        types = [
+            {"start": c.start, "end": c.end, "text": c.text, "type": c.type, "signature": c.signature}
+            for c in completions
+        ]
+        return {
+            "status": "ok",
+            "matches": [c.text for c in completions],
+            "cursor_start": start,
+            "cursor_end": end,
+            "metadata": {"_jupyter_types_experimental": types},
+        }
+
+    def inspect_request(self, code: str, cursor_pos: int, detail_level: int) -> dict[str, Any]:
+        name = token_at_cursor(code, cursor_pos)
+        try:
+            bundle = self.object_inspect_mime(name, detail_level=detail_level)
+        except KeyError:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        if not self.enable_html_pager:
+            bundle.pop("text/html", None)
+        return {"status": "ok", "found": True, "data": bundle, "metadata": {}}
+
+    def is_complete_request(self, code: str) -> dict[str, Any]:
+        status, indent = self.input_transformer_manager.check_complete(code)
+        content: dict[str, Any] = {"status": status}
+        if status == "incomplete":
+            content["indent"] = " " * (indent or 0)
+        return content
+
+    def history_request(self, content: dict[str, Any]) -> dict[str, Any]:
+        hm = self.history_manager
+        access = content.get("hist_access_type", "tail")
+        raw = bool(content.get("raw", True))
+        output = bool(content.get("output", False))
+        if access == "tail":
+            hist = hm.get_tail(int(content.get("n", 10)), raw=raw, output=output, include_latest=True)
+        elif access == "range":
+            hist = hm.get_range(
+                int(content.get("session", 0)),
+                int(content.get("start", 1)),
+                content.get("stop"),
+                raw=raw,
+                output=output,
+            )
+            # the current session comes back as session 0: name it, as "tail" and "search" do
+            hist = [(hm.session_number if session == 0 else session, *rest) for session, *rest in hist]
+        elif access == "search":
+            hist = hm.search(
+                content.get("pattern", "*"),
+                raw=raw,
+                output=output,
+                n=content.get("n"),
+                unique=bool(content.get("unique", False)),
+            )
+        else:
+            raise ValueError(f"unknown hist_access_type {access!r}")
+        return {"status": "ok", "history": list(hist)}

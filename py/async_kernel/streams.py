@@ -1,0 +1,110 @@
+"""``sys.stdout`` / ``sys.stderr`` replacements that coalesce writes into few ``stream`` messages.
+
+Guarantees:
+
+* every character written is delivered, in order, to the request that was current when it was written
+  (the parent is read from :data:`async_kernel.context.parent` at write time);
+* a write is sent at most ``interval`` seconds later (a timer flushes), or at once when the buffer
+  holds ``max_buffer`` characters;
+* :meth:`OutStream.flush` sends everything buffered before it returns; the kernel calls it before
+  every other message it publishes for a request, so streams never overtake results or status.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import context
+
+Publish = Callable[[str, str, "context.Parent"], None]
+Schedule = Callable[[float, Callable[[], None]], None]
+
+
+class OutStream(io.TextIOBase):
+    """A text stream that publishes what is written to it as ``stream`` messages."""
+
+    def __init__(
+        self,
+        name: str,
+        publish: Publish,
+        schedule: Schedule,
+        *,
+        interval: float = 0.05,
+        max_buffer: int = 1 << 16,
+        fileno: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self._publish = publish
+        self._schedule = schedule
+        self._interval = interval
+        self._max_buffer = max_buffer
+        self._fileno = fileno
+        self._parts: list[tuple[context.Parent, str]] = []
+        self._size = 0
+        self._scheduled = False
+        self._lock = threading.Lock()  # guards the buffer
+        self._send_lock = threading.Lock()  # keeps concurrent flushes in order
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        if self._fileno is None:
+            raise io.UnsupportedOperation("fileno")
+        return self._fileno
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not text:
+            return 0
+        parent = context.current_parent()
+        with self._lock:
+            self._parts.append((parent, text))
+            self._size += len(text)
+            full = self._size >= self._max_buffer
+            schedule = not full and not self._scheduled
+            if schedule:
+                self._scheduled = True
+        if full:
+            self.flush()
+        elif schedule:
+            self._schedule(self._interval, self._on_timer)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        with self._send_lock:
+            with self._lock:
+                parts, self._parts, self._size = self._parts, [], 0
+            if not parts:
+                return
+            # one message per run of writes that share a parent
+            start = 0
+            for i in range(1, len(parts) + 1):
+                if i == len(parts) or parts[i][0] is not parts[start][0]:
+                    text = "".join(part for _, part in parts[start:i])
+                    self._publish(self.name, text, parts[start][0])
+                    start = i

@@ -1,0 +1,1 @@
+"""Transports: thin adapters between a wire (ZMQ sockets, a JavaScript callback) and the kernel core."""

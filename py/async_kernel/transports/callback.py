@@ -1,0 +1,135 @@
+"""The callback transport: JavaScript (a Pyodide Web Worker) hands messages in, a ``send`` callback takes them out.
+
+JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the returned :class:`CallbackKernel`::
+
+    kernel = start(send, settings)
+    kernel.handle_msg(msg_json, buffers)   # for every message from the front end; returns at once
+    kernel.interrupt()                     # cancel an awaiting cell
+    kernel.stop()
+
+Messages are JSON text of a whole Jupyter message with a ``channel`` key; binary buffers travel beside
+it (``Uint8Array`` in JavaScript, ``bytes`` here). ``send(msg_json, buffers, blocking)`` is called for
+every outgoing message; ``blocking`` is true only for an ``input_request``, and then ``send`` must return
+the ``input_reply`` message (JSON text) synchronously.
+
+Everything runs on the one event loop that calls in: there are no threads, so the kernel's main and aux
+runners are one runner, whose per-queue tasks let comm messages and completions through while a cell
+awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..kernel import Kernel, KernelSettings
+from ..protocol import CHANNELS, Channel, Message, RemoteProtocolError, dumps, loads
+from ..scheduler import Runner
+
+log = logging.getLogger("async_kernel")
+
+Send = Callable[[str, Any, bool], Any]
+
+
+def _to_bytes(buffer: Any) -> bytes:
+    to_bytes = getattr(buffer, "to_bytes", None)  # a JsProxy of a typed array
+    return to_bytes() if to_bytes is not None else bytes(buffer)
+
+
+class CallbackTransport:
+    """Implements the core's transport interface on top of a ``send`` callable."""
+
+    def __init__(self, send: Send, loop: asyncio.AbstractEventLoop) -> None:
+        self._send = send
+        self._loop = loop
+        if sys.platform == "emscripten":
+            from pyodide.ffi import to_js
+
+            self._convert: Callable[[list[bytes]], Any] = to_js
+        else:
+            self._convert = list
+
+    def _encode(self, channel: str, msg: Message) -> tuple[str, Any]:
+        wire = {
+            "channel": channel,
+            "header": msg["header"],
+            "parent_header": msg["parent_header"],
+            "metadata": msg["metadata"],
+            "content": msg["content"],
+        }
+        buffers = [bytes(b) for b in msg.get("buffers", [])]
+        return dumps(wire).decode(), self._convert(buffers)
+
+    def send(self, channel: Channel, msg: Message) -> None:
+        text, buffers = self._encode(channel, msg)
+        self._send(text, buffers, False)
+
+    def request_input(self, msg: Message) -> Message:
+        text, buffers = self._encode("stdin", msg)
+        reply = self._send(text, buffers, True)
+        if not isinstance(reply, str):
+            raise RemoteProtocolError("the front end answered an input_request with no message")
+        return loads(reply)
+
+    def call_later(self, delay: float, func: Callable[[], None]) -> None:
+        self._loop.call_later(delay, func)
+
+
+class CallbackKernel:
+    """What :func:`start` returns to JavaScript."""
+
+    def __init__(self, kernel: Kernel, runner: Runner, task: asyncio.Task[None]) -> None:
+        self.kernel = kernel
+        self._runner = runner
+        self._task = task
+
+    def handle_msg(self, msg: str | bytes, buffers: Iterable[Any] = ()) -> None:
+        """Take one message from the front end. Never raises: bad input is logged."""
+        try:
+            decoded = loads(msg)
+            if not isinstance(decoded, dict):
+                raise RemoteProtocolError("a message must be a JSON object")
+            channel = decoded.pop("channel", "shell")
+            if channel not in CHANNELS or channel == "iopub":
+                raise RemoteProtocolError(f"unknown channel {channel!r}")
+            decoded["buffers"] = [_to_bytes(b) for b in (buffers or ())]
+        except (ValueError, TypeError) as exc:
+            log.error("Dropped a message from the front end: %s", exc)
+            return
+        if channel == "stdin":
+            log.warning("Ignored a stdin message outside an input request")
+            return
+        self.kernel.receive(channel, decoded)
+
+    def interrupt(self) -> None:
+        """Cancel the cell that is awaiting, if any."""
+        self.kernel.interrupt()
+
+    def stop(self) -> None:
+        """Stop serving; pending requests are dropped."""
+        self._runner.stop()
+
+
+def start(send: Send, settings: Mapping[str, Any] | Any = None) -> CallbackKernel:
+    """Create the kernel and serve it on the running event loop; see the module docstring."""
+    options: dict[str, Any] = dict(settings.to_py() if hasattr(settings, "to_py") else (settings or {}))
+    for name, value in dict(options.get("env") or {}).items():
+        os.environ[str(name)] = str(value)
+    if options.get("cwd"):
+        os.chdir(options["cwd"])
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    kernel_settings = KernelSettings(
+        output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
+        use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
+    )
+    loop = asyncio.get_event_loop()
+    runner = Runner("pyodide")
+    transport = CallbackTransport(send, loop)
+    kernel = Kernel(transport, kernel_settings, main=runner, aux=runner, shutdown=lambda restart: runner.stop())
+    kernel.start_shell()
+    task = loop.create_task(runner.run())
+    return CallbackKernel(kernel, runner, task)

@@ -1,0 +1,134 @@
+"""Fixtures that start real kernel processes and drive them with jupyter_client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client import BlockingKernelClient, KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+TIMEOUT = 30
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("ipython")
+    os.environ["IPYTHONDIR"] = str(home)
+    os.environ.pop("MPLBACKEND", None)
+
+
+def make_spec_dir(root: Path, name: str, argv_extra: list[str], interrupt_mode: str) -> Path:
+    spec = root / name
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}", *argv_extra]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": name, "language": "python", "interrupt_mode": interrupt_mode})
+    )
+    return root
+
+
+class KernelHandle:
+    """A running kernel and a client, with bounded helpers."""
+
+    def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
+        self.km = km
+        self.kc = kc
+
+    def execute(self, code: str, timeout: float = TIMEOUT, **kwargs: Any) -> tuple[dict, list[dict]]:
+        """Run code; return the execute_reply and the iopub messages of the request (up to idle)."""
+        msg_id = self.kc.execute(code, **kwargs)
+        return self.collect(msg_id, timeout)
+
+    def collect(self, msg_id: str, timeout: float = TIMEOUT, channel: str = "shell") -> tuple[dict, list[dict]]:
+        iopub = self.iopub_until_idle(msg_id, timeout)
+        reply = self.reply(msg_id, timeout, channel)
+        return reply, iopub
+
+    def iopub_until_idle(self, msg_id: str, timeout: float = TIMEOUT) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        out = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no idle status for {msg_id} within {timeout}s; got {out!r:.2000}")
+            msg = self.kc.get_iopub_msg(timeout=remaining)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            out.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return out
+
+    def reply(self, msg_id: str, timeout: float = TIMEOUT, channel: str = "shell") -> dict:
+        deadline = time.monotonic() + timeout
+        get = self.kc.get_shell_msg if channel == "shell" else self.kc.get_control_msg
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout}s")
+            msg = get(timeout=remaining)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    def kernel_info(self, timeout: float = 10) -> dict:
+        msg_id = self.kc.kernel_info()
+        return self.reply(msg_id, timeout)
+
+    def wait_for_output(self, text: str, timeout: float = TIMEOUT) -> None:
+        """Wait until a stream message containing ``text`` is published."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no output {text!r} within {timeout}s")
+            msg = self.kc.get_iopub_msg(timeout=remaining)
+            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+                return
+
+
+def start_kernel(tmp: Path, argv_extra: list[str] | None = None, interrupt_mode: str = "signal") -> KernelHandle:
+    root = make_spec_dir(tmp / "kernels", "test-async", argv_extra or [], interrupt_mode)
+    km = KernelManager(kernel_name="test-async", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root)]))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+    except RuntimeError:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        raise
+    return KernelHandle(km, kc)
+
+
+def stop_kernel(handle: KernelHandle) -> None:
+    handle.kc.stop_channels()
+    handle.km.shutdown_kernel(now=False)
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHandle]:
+    handle = start_kernel(tmp_path_factory.mktemp("spec"))
+    yield handle
+    stop_kernel(handle)
+
+
+@pytest.fixture
+def fresh_kernel(tmp_path: Path) -> Iterator[KernelHandle]:
+    handle = start_kernel(tmp_path)
+    yield handle
+    stop_kernel(handle)
+
+
+def output_types(iopub: list[dict]) -> list[str]:
+    return [m["msg_type"] for m in iopub]
+
+
+def stream_text(iopub: list[dict], name: str = "stdout") -> str:
+    return "".join(m["content"]["text"] for m in iopub if m["msg_type"] == "stream" and m["content"]["name"] == name)
