@@ -21,6 +21,7 @@ from typing import Any
 
 import aiologic
 import anyio
+import sniffio
 
 log = logging.getLogger("async_kernel")
 
@@ -35,6 +36,7 @@ class Runner:
         self._queues: dict[Hashable, aiologic.SimpleQueue[Job]] = {}
         self._inbox: aiologic.SimpleQueue[Callable[[], Any]] = aiologic.SimpleQueue()
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._threadsafe: Callable[[Callable[[], Any]], Any] | None = None
 
     def submit(self, key: Hashable, job: Job) -> None:
         """Queue ``job`` under ``key``. Thread-safe; never blocks."""
@@ -48,8 +50,16 @@ class Runner:
         queue.put(job)
 
     def call_soon(self, func: Callable[[], Any]) -> None:
-        """Run ``func()`` on the runner's loop. Thread-safe and safe from a signal handler."""
-        self._inbox.put(func)
+        """Run ``func()`` on the runner's loop. Thread-safe and safe from a signal handler.
+
+        Once the loop runs this goes through the loop's own thread-safe entry, which also wakes a loop
+        that sleeps in ``select()`` when the caller is a signal handler on the loop's own thread.
+        """
+        threadsafe = self._threadsafe
+        if threadsafe is None:
+            self._inbox.put(func)
+        else:
+            threadsafe(func)
 
     def _start_server(self, key: Hashable, queue: aiologic.SimpleQueue[Job]) -> None:
         assert self._task_group is not None
@@ -65,6 +75,7 @@ class Runner:
 
     async def run(self) -> None:
         """Serve until :meth:`stop`; returns when every serving task has ended."""
+        self._threadsafe = _threadsafe_caller()
         async with anyio.create_task_group() as tg:
             self._task_group = tg
             while True:
@@ -82,3 +93,14 @@ class Runner:
                 self._task_group.cancel_scope.cancel()
 
         self.call_soon(cancel)
+
+
+def _threadsafe_caller() -> Callable[[Callable[[], Any]], Any]:
+    """The running loop's way to schedule a call from another thread or a signal handler."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    import asyncio
+
+    return asyncio.get_running_loop().call_soon_threadsafe

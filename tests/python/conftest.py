@@ -80,6 +80,17 @@ class KernelHandle:
         msg_id = self.kc.kernel_info()
         return self.reply(msg_id, timeout)
 
+    def wait_for_busy(self, msg_id: str, timeout: float = TIMEOUT) -> None:
+        """Wait until the kernel publishes ``busy`` for ``msg_id`` (the request is being handled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no busy status for {msg_id} within {timeout}s")
+            msg = self.kc.get_iopub_msg(timeout=remaining)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+                return
+
     def wait_for_output(self, text: str, timeout: float = TIMEOUT) -> None:
         """Wait until a stream message containing ``text`` is published."""
         deadline = time.monotonic() + timeout

@@ -199,10 +199,9 @@ class ZmqTransport:
     def _heartbeat_loop(self) -> None:
         try:
             zmq.device(zmq.QUEUE, self._heartbeat, self._heartbeat)
-        except zmq.ContextTerminated:
-            pass
-        except zmq.ZMQError as exc:  # pragma: no cover
-            log.error("Heartbeat stopped: %s", exc)
+        except zmq.ZMQError as exc:
+            if self._running:  # otherwise the sockets were closed on purpose
+                log.error("Heartbeat stopped: %s", exc)
 
     def _io_loop(self) -> None:
         poller = zmq.Poller()

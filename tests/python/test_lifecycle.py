@@ -1,0 +1,80 @@
+"""Start-up, restart, shutdown and the kernelspec command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import KernelHandle
+
+
+def test_restart_gives_a_fresh_kernel(fresh_kernel: KernelHandle):
+    fresh_kernel.execute("marker = 1")
+    fresh_kernel.km.restart_kernel(now=False)
+    fresh_kernel.kc.wait_for_ready(timeout=30)
+    reply, _ = fresh_kernel.execute("'marker' in globals()")
+    assert reply["content"]["status"] == "ok"
+    _, iopub = fresh_kernel.execute("print('marker' in globals())")
+    assert any(m["msg_type"] == "stream" and m["content"]["text"] == "False\n" for m in iopub)
+
+
+def test_shutdown_request_replies_then_exits(fresh_kernel: KernelHandle):
+    msg = fresh_kernel.kc.session.msg("shutdown_request", {"restart": False})
+    fresh_kernel.kc.control_channel.send(msg)
+    reply = fresh_kernel.reply(msg["header"]["msg_id"], channel="control")
+    assert reply["content"] == {"status": "ok", "restart": False}
+    deadline = time.monotonic() + 10
+    while fresh_kernel.km.is_alive():
+        assert time.monotonic() < deadline, "kernel still alive 10s after shutdown_request"
+        time.sleep(0.05)
+    assert fresh_kernel.km.provisioner.process.returncode == 0
+
+
+def test_comm_info_lists_open_comms(kernel: KernelHandle):
+    kernel.execute("import comm\nc = comm.create_comm(target_name='listed')")
+    msg_id = kernel.kc.comm_info(target_name="listed")
+    comms = kernel.reply(msg_id)["content"]["comms"]
+    assert list(comms.values()) == [{"target_name": "listed"}]
+
+
+def test_kernel_info_describes_python(kernel: KernelHandle):
+    content = kernel.kernel_info()["content"]
+    assert content["protocol_version"] == "5.4"
+    assert content["language_info"]["name"] == "python"
+    assert content["language_info"]["version"] == ".".join(map(str, sys.version_info[:3]))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "async_kernel", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_install_and_uninstall_a_kernelspec(tmp_path: Path):
+    result = cli("install", "--prefix", str(tmp_path), "--name", "ak-test", "--display-name", "AK", "--backend", "trio")
+    assert result.returncode == 0, result.stderr
+    spec_dir = tmp_path / "share" / "jupyter" / "kernels" / "ak-test"
+    spec = json.loads((spec_dir / "kernel.json").read_text())
+    assert spec["display_name"] == "AK"
+    assert spec["argv"][1:] == ["-m", "async_kernel", "-f", "{connection_file}", "--backend", "trio"]
+    assert Path(spec["argv"][0]).exists()
+    assert {p.name for p in spec_dir.iterdir()} >= {"kernel.json", "logo-32x32.png", "logo-64x64.png"}
+    assert cli("uninstall", "--prefix", str(tmp_path), "--name", "ak-test").returncode == 0
+    assert not spec_dir.exists()
+    again = cli("uninstall", "--prefix", str(tmp_path), "--name", "ak-test")
+    assert again.returncode == 1
+    assert "No kernelspec named 'ak-test'" in again.stderr
+
+
+def test_the_installed_package_ships_the_async_kernelspec():
+    spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "async" / "kernel.json"
+    content = json.loads(spec.read_text())
+    assert content["argv"] == ["python", "-m", "async_kernel", "-f", "{connection_file}"]
+    assert content["display_name"] == "Python 3 (async)"
+
+
+def test_running_without_a_connection_file_explains_what_to_do():
+    result = cli()
+    assert result.returncode == 2
+    assert "give -f CONNECTION_FILE" in result.stderr
