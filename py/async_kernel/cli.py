@@ -54,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.connection_file:
         _parser().print_usage(sys.stderr)
-        print("async-kernel: give -f CONNECTION_FILE to run a kernel, or a command (install, uninstall)", file=sys.stderr)
+        print(
+            "async-kernel: give -f CONNECTION_FILE to run a kernel, or a command (install, uninstall)",
+            file=sys.stderr,
+        )
         return 2
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(message)s"
+    )
     from .app import run
     from .kernel import KernelSettings
 

@@ -26,7 +26,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -103,6 +102,8 @@ Handler = Callable[[Message, float, tuple[Any, ...]], Awaitable[dict[str, Any] |
 
 
 def _ipython_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # slow to import: only when asked
+
     try:
         return version("ipython")
     except PackageNotFoundError:  # pragma: no cover
@@ -197,9 +198,7 @@ class Kernel:
         handler = self._handlers.get(msg_type, self._unknown)
         self._runners[runner_name].submit(key, partial(self._serve, channel, msg, arrived, key, handler))
 
-    async def _serve(
-        self, channel: str, msg: Message, arrived: float, key: tuple[Any, ...], handler: Handler
-    ) -> None:
+    async def _serve(self, channel: str, msg: Message, arrived: float, key: tuple[Any, ...], handler: Handler) -> None:
         token = context.parent.set(msg)
         try:
             self._status("busy", msg)
@@ -314,7 +313,10 @@ class Kernel:
                 self._running[key] = scope
                 try:
                     result = await shell.run_cell_concurrently(
-                        code, silent=silent, store_history=store_history, cell_id=msg["metadata"].get("cellId")
+                        code,
+                        silent=silent,
+                        store_history=store_history,
+                        cell_id=msg["metadata"].get("cellId"),
                     )
                 finally:
                     del self._running[key]

@@ -100,8 +100,9 @@ class KernelShell(InteractiveShell):
         self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
         if self.history_manager is not None and self.history_manager.db_cache_size == 0:
             # Writing every cell to SQLite at once costs ~2 ms per execute (a commit under the cache lock).
-            # History queries write the cache out first, and exit saves it, so batching loses nothing.
-            self.history_manager.db_cache_size = 50
+            # History queries write the cache out first, and exit saves it, so batching loses nothing
+            # but a crash (at most the last thousand inputs).
+            self.history_manager.db_cache_size = 1000
         builtins.input = self.input
         getpass.getpass = self.getpass
 
@@ -127,7 +128,7 @@ class KernelShell(InteractiveShell):
         """Show an interrupted cell's cancellation as the KeyboardInterrupt the user asked for."""
         if self.interrupted:
             try:
-                etype, value, tb = self._get_exc_info(exc_tuple)
+                etype, _value, tb = self._get_exc_info(exc_tuple)
             except ValueError:
                 etype = None
             if etype is not None and issubclass(etype, _cancellation_types()):

@@ -36,7 +36,9 @@ def test_a_cell_awaiting_a_comm_message_finishes_when_it_arrives(kernel: KernelH
     assert kernel.execute(setup)[0]["content"]["status"] == "ok"
     waiting = kernel.kc.execute("await event\nprint('woken')")
     kernel.wait_for_busy(waiting)
-    opened = kernel.kc.session.send(kernel.kc.shell_channel.socket, "comm_open", {"comm_id": "c1", "target_name": "wake", "data": {}})
+    opened = kernel.kc.session.send(
+        kernel.kc.shell_channel.socket, "comm_open", {"comm_id": "c1", "target_name": "wake", "data": {}}
+    )
     kernel.iopub_until_idle(opened["header"]["msg_id"])
     kernel.kc.session.send(kernel.kc.shell_channel.socket, "comm_msg", {"comm_id": "c1", "data": {"click": True}})
     reply = kernel.reply(waiting, timeout=10)
@@ -51,7 +53,11 @@ def test_ipywidgets_button_click_resolves_an_awaiting_cell(kernel: KernelHandle)
     )
     reply, iopub = kernel.execute(setup)
     assert reply["content"]["status"] == "ok"
-    opens = [m for m in iopub if m["msg_type"] == "comm_open" and m["content"]["data"]["state"].get("_model_name") == "ButtonModel"]
+    opens = [
+        m
+        for m in iopub
+        if m["msg_type"] == "comm_open" and m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
+    ]
     assert len(opens) == 1
     views = [m for m in iopub if m["msg_type"] == "display_data"]
     assert "application/vnd.jupyter.widget-view+json" in views[-1]["content"]["data"]
@@ -86,7 +92,10 @@ def test_interrupt_stops_blocking_and_awaiting_cells(tmp_path: Path, mode: str):
 
 
 def test_input_and_getpass_use_the_stdin_channel(kernel: KernelHandle):
-    msg_id = kernel.kc.execute("name = input('name? ')\npw = __import__('getpass').getpass('pw? ')\nprint(name, pw)", allow_stdin=True)
+    msg_id = kernel.kc.execute(
+        "name = input('name? ')\npw = __import__('getpass').getpass('pw? ')\nprint(name, pw)",
+        allow_stdin=True,
+    )
     prompts = []
     for answer in ("Ada", "secret"):
         request = kernel.kc.get_stdin_msg(timeout=10)

@@ -15,7 +15,9 @@ def test_result_display_and_streams_arrive_in_order(kernel: KernelHandle):
     types = output_types(iopub)
     assert types[:2] == ["status", "execute_input"]
     assert types[-1] == "status"
-    body = [(m["msg_type"], m["content"].get("text") or m["content"].get("data", {}).get("text/plain")) for m in iopub[2:-1]]
+    body = [
+        (m["msg_type"], m["content"].get("text") or m["content"].get("data", {}).get("text/plain")) for m in iopub[2:-1]
+    ]
     assert body == [("stream", "a\n"), ("display_data", "shown"), ("stream", "b\n"), ("execute_result", "42")]
     assert iopub[0]["content"]["execution_state"] == "busy"
     assert iopub[-1]["content"]["execution_state"] == "idle"
@@ -67,7 +69,7 @@ def test_stop_on_error_false_keeps_going(kernel: KernelHandle):
 
 def test_silent_execution_publishes_no_input_and_keeps_count(kernel: KernelHandle):
     before, _ = kernel.execute("1")
-    reply, iopub = kernel.execute("1", silent=True)
+    _reply, iopub = kernel.execute("1", silent=True)
     assert "execute_input" not in output_types(iopub)
     after, _ = kernel.execute("1")
     assert after["content"]["execution_count"] == before["content"]["execution_count"] + 1
@@ -98,7 +100,7 @@ def test_twenty_thousand_prints_all_delivered_and_coalesced(kernel: KernelHandle
 
 
 def test_output_from_a_thread_reaches_the_front_end(kernel: KernelHandle):
-    reply, iopub = kernel.execute(
+    _reply, iopub = kernel.execute(
         "import threading\nt = threading.Thread(target=print, args=('from thread',))\nt.start(); t.join()"
     )
     assert "from thread\n" in stream_text(iopub)

@@ -12,6 +12,7 @@ anything else; a message with a wrong or missing signature is dropped and logged
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import heapq
 import hmac
@@ -133,7 +134,12 @@ class ZmqTransport:
         self.signer = Signer(str(info.get("key", "")).encode(), info.get("signature_scheme", "hmac-sha256"))
         self.context = zmq.Context()
         self.sockets: dict[str, zmq.Socket[bytes]] = {}
-        for name, kind in (("shell", zmq.ROUTER), ("control", zmq.ROUTER), ("stdin", zmq.ROUTER), ("iopub", zmq.PUB)):
+        for name, kind in (
+            ("shell", zmq.ROUTER),
+            ("control", zmq.ROUTER),
+            ("stdin", zmq.ROUTER),
+            ("iopub", zmq.PUB),
+        ):
             sock = self.context.socket(kind)
             sock.linger = 1000
             if kind == zmq.ROUTER:
@@ -159,10 +165,8 @@ class ZmqTransport:
             topic = f"kernel.{msg['header']['msg_type']}".encode()
             msg = {**msg, "idents": [topic]}  # type: ignore[typeddict-item]
         self._outbox.append((channel, serialize(msg, self.signer)))
-        try:
+        with contextlib.suppress(BlockingIOError):  # a full pipe means a wake-up is pending anyway
             os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: the I/O thread has a wake-up pending anyway
 
     def request_input(self, msg: Message) -> Message:
         while True:  # drop replies to earlier, abandoned requests
@@ -170,7 +174,8 @@ class ZmqTransport:
                 self._stdin_replies.get_nowait()
             except queue.Empty:
                 break
-        self.send("stdin", msg)  # the idents of the execute request: stdin and shell share the client's identity
+        # idents are the execute request's: a client's stdin and shell sockets share one identity
+        self.send("stdin", msg)
         return self._stdin_replies.get()
 
     def call_later(self, delay: float, func: Callable[[], None]) -> None:

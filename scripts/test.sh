@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run every test: lint, the native kernel (pytest), the kernel inside Pyodide under Node.js, and the
+# JupyterLite site in Chromium (Playwright). Installs what it needs on a fresh machine; idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/python-env.sh
+echo "== ruff"
+.venv/bin/ruff check py tests bench hatch_build.py
+.venv/bin/ruff format --check py tests bench hatch_build.py
+echo "== native kernel (pytest)"
+.venv/bin/python -m pytest tests/python -p no:cacheprovider
