@@ -155,7 +155,7 @@ class Kernel:
     def start_shell(self, **shell_kwargs: Any) -> KernelShell:
         """Import IPython, create the shell, take over stdout/stderr and comms. Call on the main thread."""
         from . import comm
-        from .shell import KernelShell
+        from .shell import KernelShell, load_profile
         from .streams import OutStream
 
         streams = []
@@ -176,8 +176,9 @@ class Kernel:
             streams.append(stream)
         self.streams = streams
         self.comm_manager = comm.install(self)
-        shell = KernelShell.instance(kernel=self, **shell_kwargs)
+        shell = KernelShell.instance(kernel=self, **{**load_profile(), **shell_kwargs})
         shell.Completer.use_jedi = self.settings.use_jedi
+        shell.run_startup_files()
         self.shell = shell
         self._shell_ready.set()
         return shell

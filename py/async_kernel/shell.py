@@ -12,6 +12,7 @@ import getpass
 import os
 import sys
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import page, payloadpage
@@ -84,6 +85,17 @@ class KernelDisplayPublisher(DisplayPublisher):
         self.kernel.publish("clear_output", {"wait": wait})
 
 
+def load_profile() -> dict[str, Any]:
+    """The default IPython profile's directory and its ``ipython_config.py`` / ``ipython_kernel_config.py``."""
+    from IPython.core.profiledir import ProfileDir
+    from IPython.paths import get_ipython_dir
+    from traitlets.config.loader import load_pyconfig_files
+
+    profile_dir = ProfileDir.create_profile_dir_by_name(get_ipython_dir(), "default")
+    config = load_pyconfig_files(["ipython_config.py", "ipython_kernel_config.py"], profile_dir.location)
+    return {"config": config, "profile_dir": profile_dir}
+
+
 class KernelShell(InteractiveShell):
     """An :class:`InteractiveShell` whose output, errors, payloads and input go through the kernel."""
 
@@ -105,6 +117,15 @@ class KernelShell(InteractiveShell):
             self.history_manager.db_cache_size = 1000
         builtins.input = self.input
         getpass.getpass = self.getpass
+
+    def run_startup_files(self) -> None:
+        """Run the profile's ``startup/*.py`` and ``*.ipy`` files, in name order, as IPython does."""
+        startup = Path(self.profile_dir.startup_dir)
+        for path in sorted(startup.glob("*.py")) + sorted(startup.glob("*.ipy")):
+            if path.suffix == ".ipy":
+                self.safe_execfile_ipy(str(path))
+            else:
+                self.safe_execfile(str(path), self.user_ns)
 
     def init_environment(self) -> None:
         env = os.environ

@@ -78,3 +78,20 @@ def test_running_without_a_connection_file_explains_what_to_do():
     result = cli()
     assert result.returncode == 2
     assert "give -f CONNECTION_FILE" in result.stderr
+
+
+def test_profile_config_and_startup_files_are_loaded(tmp_path: Path, monkeypatch):
+    from conftest import start_kernel, stop_kernel
+
+    profile = tmp_path / "ipython" / "profile_default"
+    (profile / "startup").mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text("c.InteractiveShell.ast_node_interactivity = 'all'\n")
+    (profile / "startup" / "00-hello.py").write_text("started_up = 'yes'\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    handle = start_kernel(tmp_path)
+    try:
+        _, iopub = handle.execute("started_up\n1 + 1")
+        results = [m["content"]["data"]["text/plain"] for m in iopub if m["msg_type"] == "execute_result"]
+        assert results == ["'yes'", "2"]  # 'all' shows both expressions
+    finally:
+        stop_kernel(handle)
