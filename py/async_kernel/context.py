@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .protocol import Message
 
-Parent = "Message | None"
-
 parent: ContextVar[Message | None] = ContextVar("async_kernel_parent", default=None)
 _last_execute: list[Message | None] = [None]
 

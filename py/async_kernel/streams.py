@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import context
 
-Publish = Callable[[str, str, "context.Parent"], None]
+if TYPE_CHECKING:
+    from .protocol import Message
+
+Publish = Callable[[str, str, "Message | None"], None]
 Schedule = Callable[[float, Callable[[], None]], None]
 
 
@@ -43,7 +46,7 @@ class OutStream(io.TextIOBase):
         self._interval = interval
         self._max_buffer = max_buffer
         self._fileno = fileno
-        self._parts: list[tuple[context.Parent, str]] = []
+        self._parts: list[tuple[Message | None, str]] = []
         self._size = 0
         self._scheduled = False
         self._lock = threading.Lock()  # guards the buffer

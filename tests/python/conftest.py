@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,55 +53,46 @@ class KernelHandle:
         return reply, iopub
 
     def iopub_until_idle(self, msg_id: str, timeout: float = TIMEOUT) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        out = []
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no idle status for {msg_id} within {timeout}s; got {out!r:.2000}")
-            msg = self.kc.get_iopub_msg(timeout=remaining)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            out.append(msg)
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                return out
+        out: list[dict] = []
+
+        def idle(msg: dict) -> bool:
+            if msg["parent_header"].get("msg_id") == msg_id:
+                out.append(msg)
+                return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+            return False
+
+        self._until(self.kc.get_iopub_msg, idle, timeout, f"idle status for {msg_id}")
+        return out
 
     def reply(self, msg_id: str, timeout: float = TIMEOUT, channel: str = "shell") -> dict:
-        deadline = time.monotonic() + timeout
         get = self.kc.get_shell_msg if channel == "shell" else self.kc.get_control_msg
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout}s")
-            msg = get(timeout=remaining)
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return msg
+        return self._until(get, lambda m: m["parent_header"].get("msg_id") == msg_id, timeout, f"{channel} reply")
 
     def kernel_info(self, timeout: float = 10) -> dict:
         msg_id = self.kc.kernel_info()
         return self.reply(msg_id, timeout)
 
     def wait_for_busy(self, msg_id: str, timeout: float = TIMEOUT) -> None:
-        """Wait until the kernel publishes ``busy`` for ``msg_id`` (the request is being handled)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no busy status for {msg_id} within {timeout}s")
-            msg = self.kc.get_iopub_msg(timeout=remaining)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
-                return
+        """Wait until the kernel publishes ``execute_input`` for ``msg_id`` (the cell is running)."""
 
-    def wait_for_output(self, text: str, timeout: float = TIMEOUT) -> None:
-        """Wait until a stream message containing ``text`` is published."""
+        def started(msg: dict) -> bool:
+            return msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input"
+
+        self._until(self.kc.get_iopub_msg, started, timeout, f"execute_input for {msg_id}")
+
+    @staticmethod
+    def _until(get: Callable[..., dict], predicate: Callable[[dict], bool], timeout: float, what: str) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no output {text!r} within {timeout}s")
-            msg = self.kc.get_iopub_msg(timeout=remaining)
-            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
-                return
+            try:
+                if remaining <= 0:
+                    raise queue.Empty
+                msg = get(timeout=remaining)
+            except queue.Empty:
+                raise TimeoutError(f"no {what} within {timeout}s") from None
+            if predicate(msg):
+                return msg
 
 
 def start_kernel(tmp: Path, argv_extra: list[str] | None = None, interrupt_mode: str = "signal") -> KernelHandle:
