@@ -82,21 +82,22 @@ class KernelSettings:
 
 _MAIN, _AUX = "main", "aux"
 
-#: msg_type -> (runner, queue). Anything else goes to the aux runner's "unknown" queue.
-ROUTES: dict[str, tuple[str, str]] = {
-    "execute_request": (_MAIN, "execute"),
-    "comm_open": (_MAIN, "comm"),
-    "comm_msg": (_MAIN, "comm"),
-    "comm_close": (_MAIN, "comm"),
-    "complete_request": (_AUX, "complete"),
-    "inspect_request": (_AUX, "inspect"),
-    "is_complete_request": (_AUX, "is_complete"),
-    "history_request": (_AUX, "history"),
-    "kernel_info_request": (_AUX, "kernel_info"),
-    "comm_info_request": (_AUX, "comm_info"),
-    "interrupt_request": (_AUX, "interrupt"),
-    "shutdown_request": (_AUX, "shutdown"),
+#: msg_type -> (runner, queue, handler method). Anything else: the aux runner's "unknown" queue.
+ROUTES: dict[str, tuple[str, str, str]] = {
+    "execute_request": (_MAIN, "execute", "_execute"),
+    "comm_open": (_MAIN, "comm", "_comm"),
+    "comm_msg": (_MAIN, "comm", "_comm"),
+    "comm_close": (_MAIN, "comm", "_comm"),
+    "complete_request": (_AUX, "complete", "_complete"),
+    "inspect_request": (_AUX, "inspect", "_inspect"),
+    "is_complete_request": (_AUX, "is_complete", "_is_complete"),
+    "history_request": (_AUX, "history", "_history"),
+    "kernel_info_request": (_AUX, "kernel_info", "_kernel_info"),
+    "comm_info_request": (_AUX, "comm_info", "_comm_info"),
+    "interrupt_request": (_AUX, "interrupt", "_interrupt"),
+    "shutdown_request": (_AUX, "shutdown", "_shutdown"),
 }
+_UNKNOWN = (_AUX, "unknown", "_unknown")
 
 Handler = Callable[[Message, float, tuple[Any, ...]], Awaitable[dict[str, Any] | None]]
 
@@ -136,20 +137,6 @@ class Kernel:
         self.shell: KernelShell | None = None
         self.comm_manager: CommManager | None = None
         self.streams: list[OutStream] = []
-        self._handlers: dict[str, Handler] = {
-            "execute_request": self._execute,
-            "comm_open": self._comm,
-            "comm_msg": self._comm,
-            "comm_close": self._comm,
-            "complete_request": self._complete,
-            "inspect_request": self._inspect,
-            "is_complete_request": self._is_complete,
-            "history_request": self._history,
-            "kernel_info_request": self._kernel_info,
-            "comm_info_request": self._comm_info,
-            "interrupt_request": self._interrupt,
-            "shutdown_request": self._shutdown,
-        }
 
     # -- start-up ----------------------------------------------------------------------------------
     def start_shell(self, **shell_kwargs: Any) -> KernelShell:
@@ -193,10 +180,9 @@ class Kernel:
             log.error("Dropped a malformed %s message: %s", channel, exc)
             return
         msg_type = msg["header"]["msg_type"]
-        runner_name, queue = ROUTES.get(msg_type, (_AUX, "unknown"))
-        subshell = msg["header"].get("subshell_id")
-        key = (channel, queue, subshell)
-        handler = self._handlers.get(msg_type, self._unknown)
+        runner_name, queue, method = ROUTES.get(msg_type, _UNKNOWN)
+        key = (channel, queue, msg["header"].get("subshell_id"))
+        handler: Handler = getattr(self, method)
         self._runners[runner_name].submit(key, partial(self._serve, channel, msg, arrived, key, handler))
 
     async def _serve(self, channel: str, msg: Message, arrived: float, key: tuple[Any, ...], handler: Handler) -> None:
