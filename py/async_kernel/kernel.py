@@ -197,6 +197,7 @@ class Kernel:
             self.flush_streams()
             if content is not None:
                 reply = self.session.msg(reply_type(msg["header"]["msg_type"]), content, msg)
+                reply["idents"] = msg.get("idents", [])
                 if "status" in content:
                     reply["metadata"]["status"] = content["status"]
                 self.transport.send(channel, reply)  # type: ignore[arg-type]
@@ -222,14 +223,10 @@ class Kernel:
     ) -> None:
         """Publish on iopub for the current request, after any output written before it."""
         self.flush_streams()
-        msg = self.session.msg(msg_type, content, context.current_parent(), metadata, buffers)
-        msg.pop("idents", None)
-        self.transport.send("iopub", msg)
+        self.transport.send("iopub", self.session.msg(msg_type, content, context.current_parent(), metadata, buffers))
 
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
-        msg = self.session.msg("stream", {"name": name, "text": text}, parent)
-        msg.pop("idents", None)
-        self.transport.send("iopub", msg)
+        self.transport.send("iopub", self.session.msg("stream", {"name": name, "text": text}, parent))
 
     def get_parent(self) -> dict[str, Any]:
         """The current request (ipywidgets' Output widget reads it)."""
@@ -239,6 +236,8 @@ class Kernel:
         """Ask the front end for a line of input; blocks the calling thread."""
         parent = context.current_parent()
         request = self.session.msg("input_request", {"prompt": prompt, "password": password}, parent)
+        if parent is not None:  # a client's stdin socket has the identity of its shell socket
+            request["idents"] = parent.get("idents", [])
         reply = self.transport.request_input(request)
         value = reply.get("content", {}).get("value")
         if not isinstance(value, str):

@@ -119,7 +119,7 @@ class Session:
         metadata: dict[str, Any] | None = None,
         buffers: list[bytes | memoryview] | None = None,
     ) -> Message:
-        """Build a message; with ``parent`` its header becomes the parent header and idents carry over."""
+        """Build a message; with ``parent`` its header becomes the parent header."""
         msg: Message = {
             "header": self.header(msg_type),
             "parent_header": dict(parent["header"]) if parent else {},
@@ -127,8 +127,6 @@ class Session:
             "content": content,
             "buffers": buffers if buffers is not None else [],
         }
-        if parent is not None and "idents" in parent:
-            msg["idents"] = parent["idents"]
         return msg
 
 

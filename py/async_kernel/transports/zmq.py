@@ -174,7 +174,6 @@ class ZmqTransport:
                 self._stdin_replies.get_nowait()
             except queue.Empty:
                 break
-        # idents are the execute request's: a client's stdin and shell sockets share one identity
         self.send("stdin", msg)
         return self._stdin_replies.get()
 
