@@ -150,6 +150,10 @@ class ZmqTransport:
         self._heartbeat.linger = 0
         self._heartbeat.bind(_url(info, "hb_port"))
         self._outbox: collections.deque[tuple[str, list[Any]]] = collections.deque()
+        # Set by senders before they write a wake-up byte, cleared by the I/O thread after it drained the
+        # pipe and before it drains the outbox: a message appended later either sees False and writes, or
+        # sees True set by a sender whose byte is still in the pipe.
+        self._wake_pending = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -165,8 +169,10 @@ class ZmqTransport:
             topic = f"kernel.{msg['header']['msg_type']}".encode()
             msg = {**msg, "idents": [topic]}  # type: ignore[typeddict-item]
         self._outbox.append((channel, serialize(msg, self.signer)))
-        with contextlib.suppress(BlockingIOError):  # a full pipe means a wake-up is pending anyway
-            os.write(self._wake_w, b"\0")
+        if not self._wake_pending:  # one wake-up byte per batch: each write costs a GIL hand-over
+            self._wake_pending = True
+            with contextlib.suppress(BlockingIOError):  # a full pipe means a wake-up is pending anyway
+                os.write(self._wake_w, b"\0")
 
     def request_input(self, msg: Message) -> Message:
         while True:  # drop replies to earlier, abandoned requests
@@ -219,11 +225,10 @@ class ZmqTransport:
                 if sock in ready:
                     self._drain(sock, name)
             if self._wake_r in ready:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     while os.read(self._wake_r, 65536):
                         pass
-                except BlockingIOError:
-                    pass
+                self._wake_pending = False
             self._flush_outbox()
             if not self._running:
                 self._flush_outbox()
