@@ -8,4 +8,4 @@ echo "== ruff"
 .venv/bin/ruff check py tests bench hatch_build.py
 .venv/bin/ruff format --check py tests bench hatch_build.py
 echo "== native kernel (pytest)"
-.venv/bin/python -m pytest tests/python -p no:cacheprovider
+.venv/bin/python -m pytest tests/python tests/pyodide -p no:cacheprovider

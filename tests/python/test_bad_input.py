@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import KernelHandle
+from kernel_helpers import KernelHandle
 
 
 def send_frames(kernel: KernelHandle, frames: list[bytes]) -> None:

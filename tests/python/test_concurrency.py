@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import KernelHandle, start_kernel, stop_kernel, stream_text
+from kernel_helpers import KernelHandle, start_kernel, stop_kernel, stream_text
 
 
 def test_completion_and_inspection_answer_while_a_cell_blocks(kernel: KernelHandle):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from conftest import KernelHandle, output_types, stream_text
+from kernel_helpers import KernelHandle, output_types, stream_text
 
 
 def test_result_display_and_streams_arrive_in_order(kernel: KernelHandle):

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import KernelHandle
+from kernel_helpers import KernelHandle
 
 
 def test_restart_gives_a_fresh_kernel(fresh_kernel: KernelHandle):
@@ -81,7 +81,7 @@ def test_running_without_a_connection_file_explains_what_to_do():
 
 
 def test_profile_config_and_startup_files_are_loaded(tmp_path: Path, monkeypatch):
-    from conftest import start_kernel, stop_kernel
+    from kernel_helpers import start_kernel, stop_kernel
 
     profile = tmp_path / "ipython" / "profile_default"
     (profile / "startup").mkdir(parents=True)

@@ -126,6 +126,8 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> CallbackKerne
         output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
         use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
     )
+    if not log.handlers:  # the kernel log goes to the worker's console, not into a cell's stderr
+        log.addHandler(logging.StreamHandler(sys.__stderr__))
     loop = asyncio.get_event_loop()
     runner = Runner("pyodide")
     transport = CallbackTransport(send, loop)

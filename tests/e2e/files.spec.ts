@@ -1,0 +1,25 @@
+import { expect, test } from './fixtures';
+
+test('a file written by Python appears in the file browser', async ({ notebook, page }) => {
+  const cell = await notebook.run('with open("from-python.txt", "w") as f:\n    f.write("hello")\nimport os; print(os.getcwd())');
+  await expect(notebook.output(cell)).toContainText('/drive');
+  const listing = page.locator('.jp-DirListing-content');
+  const entry = listing.getByText('from-python.txt', { exact: true });
+  await expect(async () => {
+    await page.locator('.jp-FileBrowser [data-command="filebrowser:refresh"]').first().click();
+    await expect(entry).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
+});
+
+test('a file uploaded in the UI is readable by Python', async ({ notebook, page }) => {
+  const chooser = page.waitForEvent('filechooser');
+  await page.locator('.jp-FileBrowser .jp-id-upload').first().click();
+  await (await chooser).setFiles({
+    name: 'uploaded.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('from the browser\n')
+  });
+  await expect(page.locator('.jp-DirListing-content').getByText('uploaded.txt', { exact: true })).toBeVisible();
+  const cell = await notebook.run('print(open("uploaded.txt").read().strip())');
+  await expect(notebook.output(cell)).toContainText('from the browser');
+});

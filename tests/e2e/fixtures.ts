@@ -1,0 +1,133 @@
+/**
+ * Fixtures and page helpers for the e2e tests.
+ *
+ * Every test gets `notebook`: a new notebook on the "Python (async)" kernel, opened from the
+ * launcher, with the kernel idle. After each test the fixture asserts that the page made no
+ * request outside 127.0.0.1 (the site must work offline).
+ */
+import { expect, test as base } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
+
+/** How long a cold kernel start may take (Pyodide + wheels + IPython on 2 shared cores). */
+export const KERNEL_START_MS = 180_000;
+
+export class Notebook {
+  constructor(readonly page: Page) {}
+
+  /** The kernel status in the status bar, e.g. "Python (async) | Idle". */
+  status(state: string): Locator {
+    return this.page.locator('.jp-StatusBar-Widget').getByText(`Python (async) | ${state}`, { exact: true });
+  }
+
+  async waitIdle(timeout = KERNEL_START_MS): Promise<void> {
+    await expect(this.status('Idle')).toBeVisible({ timeout });
+  }
+
+  cells(): Locator {
+    return this.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+  }
+
+  cell(index: number): Locator {
+    return this.cells().nth(index);
+  }
+
+  output(index: number): Locator {
+    return this.cell(index).locator('.jp-OutputArea-output');
+  }
+
+  /** Type `code` into the last cell and run it (Shift+Enter); returns the cell's index. */
+  async run(code: string): Promise<number> {
+    const index = (await this.cells().count()) - 1;
+    await this.type(index, code);
+    await this.page.keyboard.press('Shift+Enter');
+    // Shift+Enter on the last cell adds a new one below: wait for it, so the next run() types there.
+    await expect(this.cells()).toHaveCount(index + 2);
+    return index;
+  }
+
+  /** Put `code` into cell `index` (edit mode), replacing what it held. */
+  async type(index: number, code: string): Promise<void> {
+    const editor = this.cell(index).locator('.cm-content');
+    await editor.click();
+    await this.page.keyboard.press('ControlOrMeta+a');
+    await this.page.keyboard.insertText(code);
+  }
+
+  /** The cell's prompt ("[*]:" while it runs, "[3]:" once done). */
+  prompt(index: number): Locator {
+    return this.cell(index).locator('.jp-InputArea-prompt');
+  }
+
+  async waitDone(index: number, timeout = 60_000): Promise<void> {
+    await expect(this.prompt(index)).toHaveText(/\[\d+\]:/, { timeout });
+  }
+
+  async waitRunning(index: number): Promise<void> {
+    await expect(this.prompt(index)).toHaveText('[*]:');
+  }
+
+  toolbarButton(name: string): Locator {
+    return this.page.locator(`.jp-NotebookPanel-toolbar [data-jp-item-name="${name}"] button`).first();
+  }
+
+  /** Restart from the toolbar and wait until the new kernel is idle. */
+  async restart(): Promise<void> {
+    await this.toolbarButton('restart').click();
+    await this.page.locator('.jp-Dialog .jp-mod-accept').click();
+    await expect(this.status('Idle')).toBeHidden();
+    await this.waitIdle();
+  }
+}
+
+type Fixtures = { offsite: string[]; notebook: Notebook };
+
+export const test = base.extend<Fixtures>({
+  offsite: async ({ context }, use) => {
+    const offsite: string[] = [];
+    const record = (url: string): void => {
+      const { protocol, hostname } = new URL(url);
+      if (protocol.startsWith('http') && hostname !== '127.0.0.1') {
+        offsite.push(url);
+      }
+    };
+    context.on('request', request => record(request.url()));
+    await use(offsite);
+    expect(offsite, 'requests outside 127.0.0.1').toEqual([]);
+  },
+
+  notebook: async ({ page, offsite }, use, testInfo) => {
+    void offsite; // recorded for the whole context (page, workers, service worker)
+    const started = Date.now();
+    const consoleLines: string[] = [];
+    const stamp = (): string => ((Date.now() - started) / 1000).toFixed(1);
+    page.on('console', msg => consoleLines.push(`${stamp()} ${msg.type()} ${msg.text()}`));
+    page.on('pageerror', error => consoleLines.push(`${stamp()} pageerror ${error.message}`));
+    const attachConsole = (): Promise<void> =>
+      testInfo.attach('browser console', { body: consoleLines.join('\n'), contentType: 'text/plain' });
+    const notebook = new Notebook(page);
+    try {
+      await page.goto('lab/index.html');
+      await page.locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]').click();
+      await expect(notebook.cells()).toHaveCount(1);
+      await notebook.waitIdle();
+    } catch (error) {
+      await attachConsole();
+      throw error;
+    }
+    testInfo.annotations.push({ type: 'kernel idle after', description: `${stamp()} s` });
+    await use(notebook);
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await attachConsole();
+    }
+    if (process.env.E2E_CONSOLE) {
+      console.log(consoleLines.filter(line => !line.includes(' debug ')).join('\n'));
+    }
+  }
+});
+
+export { expect };
+
+/** Whether the current project serves the site crossOriginIsolated. */
+export function isIsolated(projectName: string): boolean {
+  return projectName === 'isolated';
+}

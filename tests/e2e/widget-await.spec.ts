@@ -1,0 +1,35 @@
+import { expect, test } from './fixtures';
+
+const SEED = `import ipywidgets as ipw
+from aiologic import Event
+b = ipw.Button(description="Click me"); event = Event()
+b.on_click(lambda _: event.set()); display(b)
+await event
+print("clicked!")`;
+
+test('a cell awaiting a button click finishes after the click; other cells and completion work meanwhile', async ({
+  notebook,
+  page
+}) => {
+  const waiting = await notebook.run(SEED);
+  const button = notebook.output(waiting).getByRole('button', { name: 'Click me' });
+  await expect(button).toBeVisible();
+  await notebook.waitRunning(waiting);
+
+  // Another cell runs while the first one awaits the click.
+  const other = await notebook.run('21 * 2');
+  await expect(notebook.output(other)).toContainText('42');
+
+  // Completion is served meanwhile.
+  const completing = other + 1;
+  await notebook.type(completing, 'ipw.IntSli');
+  await page.keyboard.press('Tab');
+  await expect(page.locator('.jp-Completer')).toBeVisible();
+  await expect(page.locator('.jp-Completer-item').first()).toContainText('IntSlider');
+  await page.keyboard.press('Escape');
+  await notebook.waitRunning(waiting);
+
+  await button.click();
+  await expect(notebook.output(waiting)).toContainText('clicked!');
+  await notebook.waitDone(waiting);
+});
