@@ -25,7 +25,6 @@ SHUTDOWN_GRACE = 3.0
 
 def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> None:
     """Serve the kernel described by ``connection_file`` until a ``shutdown_request``."""
-    sys.setswitchinterval(float(os.environ.get("AK_SWITCH", "0.005")))
     info = json.loads(Path(connection_file).read_text())
     transport = ZmqTransport(info)
     main, aux = Runner("main"), Runner("aux")
