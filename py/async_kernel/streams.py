@@ -99,6 +99,8 @@ class OutStream(io.TextIOBase):
         self.flush()
 
     def flush(self) -> None:
+        if not self._parts:  # the common case, called before every message the kernel publishes
+            return
         with self._send_lock:
             with self._lock:
                 parts, self._parts, self._size = self._parts, [], 0

@@ -2,9 +2,19 @@ import { expect, test } from './fixtures';
 
 test('a cell runs and shows its result', async ({ notebook }) => {
   const cell = await notebook.run('import sys\nprint(sys.platform)\n6 * 7');
-  await expect(notebook.output(cell).first()).toContainText('emscripten');
-  await expect(notebook.output(cell).last()).toContainText('42');
+  await expect(notebook.output(cell)).toContainText('emscripten');
+  await expect(notebook.output(cell)).toContainText('42');
   await notebook.waitDone(cell);
+});
+
+test('the log console shows the kernel start-up steps', async ({ notebook, page }) => {
+  void notebook; // the fixture waited for the kernel to be idle
+  await page.getByRole('menuitem', { name: 'View' }).click();
+  await page.getByText('Show Log Console').click();
+  const log = page.locator('.jp-LogConsolePanel');
+  await expect(log).toContainText('Loading Pyodide');
+  await expect(log).toContainText('Installing');
+  await expect(log).toContainText('Python (async) is ready');
 });
 
 test('widgets render', async ({ notebook }) => {

@@ -16,7 +16,9 @@ export class Notebook {
 
   /** The kernel status in the status bar, e.g. "Python (async) | Idle". */
   status(state: string): Locator {
-    return this.page.locator('.jp-StatusBar-Widget').getByText(`Python (async) | ${state}`, { exact: true });
+    return this.page
+      .locator('.jp-StatusBar-Widget')
+      .getByText(`Python (async) | ${state}`, { exact: true });
   }
 
   async waitIdle(timeout = KERNEL_START_MS): Promise<void> {
@@ -31,8 +33,9 @@ export class Notebook {
     return this.cells().nth(index);
   }
 
+  /** The whole output area of cell `index` (all its outputs). */
   output(index: number): Locator {
-    return this.cell(index).locator('.jp-OutputArea-output');
+    return this.cell(index).locator('.jp-OutputArea').first();
   }
 
   /** Type `code` into the last cell and run it (Shift+Enter); returns the cell's index. */
@@ -67,7 +70,9 @@ export class Notebook {
   }
 
   toolbarButton(name: string): Locator {
-    return this.page.locator(`.jp-NotebookPanel-toolbar [data-jp-item-name="${name}"] button`).first();
+    return this.page
+      .locator(`.jp-NotebookPanel-toolbar [data-jp-item-name="${name}"] button`)
+      .first();
   }
 
   /** Restart from the toolbar and wait until the new kernel is idle. */
@@ -82,18 +87,21 @@ export class Notebook {
 type Fixtures = { offsite: string[]; notebook: Notebook };
 
 export const test = base.extend<Fixtures>({
-  offsite: async ({ context }, use) => {
-    const offsite: string[] = [];
-    const record = (url: string): void => {
-      const { protocol, hostname } = new URL(url);
-      if (protocol.startsWith('http') && hostname !== '127.0.0.1') {
-        offsite.push(url);
-      }
-    };
-    context.on('request', request => record(request.url()));
-    await use(offsite);
-    expect(offsite, 'requests outside 127.0.0.1').toEqual([]);
-  },
+  offsite: [
+    async ({ context }, use) => {
+      const offsite: string[] = [];
+      const record = (url: string): void => {
+        const { protocol, hostname } = new URL(url);
+        if (protocol.startsWith('http') && hostname !== '127.0.0.1') {
+          offsite.push(url);
+        }
+      };
+      context.on('request', request => record(request.url()));
+      await use(offsite);
+      expect(offsite, 'requests outside 127.0.0.1').toEqual([]);
+    },
+    { auto: true }
+  ],
 
   notebook: async ({ page, offsite }, use, testInfo) => {
     void offsite; // recorded for the whole context (page, workers, service worker)
@@ -103,11 +111,16 @@ export const test = base.extend<Fixtures>({
     page.on('console', msg => consoleLines.push(`${stamp()} ${msg.type()} ${msg.text()}`));
     page.on('pageerror', error => consoleLines.push(`${stamp()} pageerror ${error.message}`));
     const attachConsole = (): Promise<void> =>
-      testInfo.attach('browser console', { body: consoleLines.join('\n'), contentType: 'text/plain' });
+      testInfo.attach('browser console', {
+        body: consoleLines.join('\n'),
+        contentType: 'text/plain'
+      });
     const notebook = new Notebook(page);
     try {
       await page.goto('lab/index.html');
-      await page.locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]').click();
+      await page
+        .locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]')
+        .click();
       await expect(notebook.cells()).toHaveCount(1);
       await notebook.waitIdle();
     } catch (error) {

@@ -1,6 +1,8 @@
 import { expect, isIsolated, test } from './fixtures';
 
-test('the toolbar interrupt button cancels a cell awaiting asyncio.sleep(100)', async ({ notebook }) => {
+test('the toolbar interrupt button cancels a cell awaiting asyncio.sleep(100)', async ({
+  notebook
+}) => {
   const cell = await notebook.run('import asyncio\nawait asyncio.sleep(100)');
   await notebook.waitRunning(cell);
   await notebook.toolbarButton('interrupt').click();

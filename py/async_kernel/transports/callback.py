@@ -126,8 +126,8 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> CallbackKerne
         output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
         use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
     )
-    if not log.handlers:  # the kernel log goes to the worker's console, not into a cell's stderr
-        log.addHandler(logging.StreamHandler(sys.__stderr__))
+    if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
+        logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
     loop = asyncio.get_event_loop()
     runner = Runner("pyodide")
     transport = CallbackTransport(send, loop)

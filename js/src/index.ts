@@ -1,0 +1,182 @@
+/**
+ * The JupyterLite plugin: registers the "Python (async)" kernelspec and routes the toolbar's
+ * interrupt to our kernels. The kernel itself lives in kernel.ts, its worker in worker.ts.
+ */
+
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ILoggerRegistry } from '@jupyterlab/logconsole';
+import { IServiceWorkerManager } from '@jupyterlite/apputils';
+import { IKernelClient, IKernelSpecs } from '@jupyterlite/services';
+import type { IKernel } from '@jupyterlite/services';
+
+import logo32 from '../../py/async_kernel/resources/logo-32x32.png';
+import logo64 from '../../py/async_kernel/resources/logo-64x64.png';
+import logoSvg from '../../py/async_kernel/resources/logo-svg.svg';
+import { AsyncKernel } from './kernel';
+import { KERNEL_NAME, PLUGIN_ID } from './tokens';
+import type { IKernelSettings, StartupPhase } from './tokens';
+
+const DEFAULT_SETTINGS: IKernelSettings = {
+  pyodideUrl: './async-kernel/pyodide/pyodide.mjs',
+  wheelsUrl: './async-kernel/wheels/',
+  preloadWheels: [],
+  extraWheels: [],
+  env: {},
+  startupCode: '',
+  mountDrive: true,
+  interruptGraceMs: 100
+};
+
+/** Settings from `jupyter-lite.json` (`litePluginSettings`), over the defaults. */
+function readSettings(): IKernelSettings {
+  const all = JSON.parse(PageConfig.getOption('litePluginSettings') || '{}') as Record<
+    string,
+    Partial<IKernelSettings>
+  >;
+  return { ...DEFAULT_SETTINGS, ...(all[PLUGIN_ID] ?? {}) };
+}
+
+/** Resolve a URL of the settings against the site root. */
+function siteUrl(url: string): string {
+  return new URL(url, new URL(PageConfig.getBaseUrl(), location.href)).href;
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'The "Python (async)" kernel: async-kernel on Pyodide in a Web Worker.',
+  autoStart: true,
+  requires: [IKernelSpecs],
+  optional: [IKernelClient, IServiceWorkerManager, ILoggerRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    kernelSpecs: IKernelSpecs,
+    kernelClient: IKernelClient | null,
+    serviceWorker: IServiceWorkerManager | null,
+    loggers: ILoggerRegistry | null
+  ): void => {
+    const settings = readSettings();
+    const baseUrl = siteUrl('./');
+    const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated;
+    const reporter = new ProgressReporter(app, loggers);
+
+    if (kernelClient) {
+      routeInterrupts(kernelClient);
+    }
+
+    kernelSpecs.register({
+      spec: {
+        name: KERNEL_NAME,
+        display_name: 'Python (async)',
+        language: 'python',
+        argv: [],
+        resources: {
+          'logo-32x32': logo32,
+          'logo-64x64': logo64,
+          'logo-svg': `data:image/svg+xml;base64,${btoa(logoSvg)}`
+        }
+      },
+      create: async (options: IKernel.IOptions): Promise<IKernel> => {
+        const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
+        const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
+        return new AsyncKernel({
+          ...options,
+          interruptGraceMs: settings.interruptGraceMs,
+          onProgress: (phase, text, elapsedMs) =>
+            reporter.report(options.id, phase, text, elapsedMs),
+          init: {
+            baseUrl,
+            pyodideUrl: siteUrl(settings.pyodideUrl),
+            wheelsUrl: siteUrl(
+              settings.wheelsUrl.endsWith('/') ? settings.wheelsUrl : `${settings.wheelsUrl}/`
+            ),
+            preloadWheels: settings.preloadWheels,
+            extraWheels: settings.extraWheels,
+            env: settings.env,
+            startupCode: settings.startupCode,
+            mountDrive: settings.mountDrive && serviceWorkerReady,
+            browsingContextId: serviceWorker?.browsingContextId ?? '',
+            stdinMode
+          }
+        });
+      }
+    });
+  }
+};
+
+/**
+ * JupyterLite's kernel client answers the toolbar's interrupt by cancelling its own message
+ * queue only; it never tells the kernel. Wrap its `interrupt` so our kernels hear about it.
+ */
+function routeInterrupts(kernelClient: IKernelClient): void {
+  const original = kernelClient.interrupt.bind(kernelClient);
+  kernelClient.interrupt = async (kernelId: string): Promise<void> => {
+    const kernel = await (
+      kernelClient as IKernelClient & {
+        getModel?: (id: string) => Promise<IKernel | undefined>;
+      }
+    ).getModel?.(kernelId);
+    if (kernel instanceof AsyncKernel) {
+      kernel.interrupt();
+      return;
+    }
+    return original(kernelId);
+  };
+}
+
+/** Whether the service worker (drive and stdin endpoints) is usable; waits at most 10 s. */
+async function waitForServiceWorker(serviceWorker: IServiceWorkerManager | null): Promise<boolean> {
+  if (!serviceWorker) {
+    return false;
+  }
+  const timeout = new Promise<void>(resolve => setTimeout(resolve, 10_000));
+  await Promise.race([serviceWorker.ready.catch(() => undefined), timeout]);
+  return serviceWorker.enabled;
+}
+
+/**
+ * Shows the kernel's start-up steps in the log console of the notebooks/consoles using it
+ * (and in the browser console).
+ */
+class ProgressReporter {
+  constructor(app: JupyterFrontEnd, loggers: ILoggerRegistry | null) {
+    this._app = app;
+    this._loggers = loggers;
+  }
+
+  report(kernelId: string, phase: StartupPhase, text: string, elapsedMs: number): void {
+    const line = `[async-kernel ${(elapsedMs / 1000).toFixed(1)} s] ${text}`;
+    if (phase === 'failed') {
+      console.error(line);
+    } else {
+      console.info(line);
+    }
+    this._log(kernelId, phase === 'failed' ? 'critical' : 'info', line, 20);
+  }
+
+  private _log(kernelId: string, level: 'info' | 'critical', line: string, retries: number): void {
+    if (!this._loggers) {
+      return;
+    }
+    const paths = [...this._app.serviceManager.sessions.running()]
+      .filter(session => session.kernel?.id === kernelId)
+      .map(session => session.path);
+    if (paths.length === 0 && retries > 0) {
+      // The session that owns a new kernel is recorded just after the kernel starts.
+      setTimeout(() => this._log(kernelId, level, line, retries - 1), 250);
+      return;
+    }
+    for (const path of paths) {
+      const logger = this._loggers.getLogger(path);
+      if (level === 'info' && logger.level === 'warning') {
+        logger.level = 'info';
+      }
+      logger.log({ type: 'text', level, data: line });
+    }
+  }
+
+  private _app: JupyterFrontEnd;
+  private _loggers: ILoggerRegistry | null;
+}
+
+export default plugin;

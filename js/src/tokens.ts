@@ -1,0 +1,84 @@
+/**
+ * Shared types of the async-kernel JupyterLite extension: the plugin settings and the
+ * message protocol between the kernel object (main thread) and its Web Worker.
+ *
+ * Interfaces only: no code, so the worker bundle and the main bundle can both import it.
+ */
+
+/** The plugin id, also the key of the settings in `litePluginSettings`. */
+export const PLUGIN_ID = '@async-kernel/jupyterlite:kernel';
+
+/** The kernelspec name users pick ("Python (async)"). */
+export const KERNEL_NAME = 'async';
+
+/**
+ * Plugin settings, see `schema/kernel.json`. A site sets them in `jupyter-lite.json`
+ * under `jupyter-config-data.litePluginSettings["@async-kernel/jupyterlite:kernel"]`.
+ */
+export interface IKernelSettings {
+  /** URL of `pyodide.mjs`, relative to the site root unless absolute. */
+  pyodideUrl: string;
+  /** URL of the folder holding the wheels and their `index.json`, relative to the site root. */
+  wheelsUrl: string;
+  /**
+   * Extra wheel file names in `wheelsUrl` to install at start, after the ones `index.json`
+   * lists (for example a site's own package).
+   */
+  preloadWheels: string[];
+  /** Extra wheel file names in `wheelsUrl` that `%pip install` may install (offline). */
+  extraWheels: string[];
+  /** Environment variables set in Python before the kernel starts. */
+  env: Record<string, string>;
+  /** Python code run after the kernel has started, before the first cell. */
+  startupCode: string;
+  /** Mount the JupyterLite drive at `/drive` and start in the notebook's folder. */
+  mountDrive: boolean;
+  /** How long (ms) the worker may take to acknowledge an interrupt before the hard interrupt. */
+  interruptGraceMs: number;
+}
+
+/** What the main thread tells the worker once, right after creating it. */
+export interface IWorkerInit {
+  /** Absolute URL of the site root (ends with `/`). */
+  baseUrl: string;
+  /** Absolute URL of `pyodide.mjs`. */
+  pyodideUrl: string;
+  /** Absolute URL of the wheel folder (ends with `/`). */
+  wheelsUrl: string;
+  preloadWheels: string[];
+  extraWheels: string[];
+  env: Record<string, string>;
+  startupCode: string;
+  /** Folder of the notebook inside the drive ('' for the root). */
+  location: string;
+  /** Mount `/drive` through the service worker (the JupyterLite drive endpoint). */
+  mountDrive: boolean;
+  /** Service worker browsing context id (for the drive and the stdin endpoints). */
+  browsingContextId: string;
+  /**
+   * How stdin reaches the worker: 'shared' (SharedArrayBuffer + Atomics, needs
+   * crossOriginIsolated), 'service-worker' (synchronous XHR to `api/stdin/kernel`) or
+   * 'none' (input() raises a clear error).
+   */
+  stdinMode: 'shared' | 'service-worker' | 'none';
+  /** Control word + payload for the 'shared' stdin mode (see `StdinBuffer` in worker.ts). */
+  stdinBuffer?: SharedArrayBuffer;
+  /** One byte shared with Pyodide's interrupt check (only when crossOriginIsolated). */
+  interruptBuffer?: SharedArrayBuffer;
+}
+
+/** Messages main thread → worker. */
+export type MainToWorker =
+  | { type: 'init'; init: IWorkerInit }
+  | { type: 'message'; json: string; buffers: ArrayBuffer[] }
+  | { type: 'interrupt'; id: number };
+
+/** Start-up phases the worker reports (shown in the log console). */
+export type StartupPhase =
+  'loading-pyodide' | 'installing-packages' | 'starting-kernel' | 'ready' | 'failed';
+
+/** Messages worker → main thread. */
+export type WorkerToMain =
+  | { type: 'message'; json: string; buffers: ArrayBuffer[] }
+  | { type: 'progress'; phase: StartupPhase; text: string; elapsedMs: number }
+  | { type: 'interrupt-ack'; id: number };

@@ -1,0 +1,63 @@
+/**
+ * Playwright tests of the JupyterLite site with the "Python (async)" kernel (tests/e2e/).
+ *
+ * Debian's /usr/bin/chromium (no downloaded browser), every host but 127.0.0.1 unresolvable,
+ * two servers: crossOriginIsolated (COOP/COEP) and not isolated. Build the site first
+ * (`python3 lite/build.py`, done by scripts/e2e.sh).
+ */
+import { defineConfig } from '@playwright/test';
+
+const ISOLATED_PORT = Number(process.env.ASYNC_KERNEL_E2E_PORT ?? 8765);
+const PLAIN_PORT = ISOLATED_PORT + 1;
+const PYTHON = process.env.PYTHON ?? 'python3';
+
+export default defineConfig({
+  testDir: 'tests/e2e',
+  outputDir: 'tests/e2e/.results',
+  timeout: 300_000,
+  expect: { timeout: 30_000 },
+  fullyParallel: false,
+  workers: Number(process.env.E2E_WORKERS ?? 1),
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list']],
+  use: {
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'
+      ]
+    },
+    viewport: { width: 1280, height: 800 },
+    actionTimeout: 30_000,
+    navigationTimeout: 60_000,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure'
+  },
+  projects: [
+    { name: 'isolated', use: { baseURL: `http://127.0.0.1:${ISOLATED_PORT}/` } },
+    { name: 'not-isolated', use: { baseURL: `http://127.0.0.1:${PLAIN_PORT}/` } }
+  ],
+  webServer: [
+    {
+      command: `${PYTHON} lite/serve.py --port ${ISOLATED_PORT}`,
+      url: `http://127.0.0.1:${ISOLATED_PORT}/lab/index.html`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 30_000
+    },
+    {
+      command: `${PYTHON} lite/serve.py --port ${PLAIN_PORT} --no-isolation`,
+      url: `http://127.0.0.1:${PLAIN_PORT}/lab/index.html`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 30_000
+    }
+  ]
+});
