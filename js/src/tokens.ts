@@ -38,21 +38,18 @@ export interface IKernelSettings {
 }
 
 /** What the main thread tells the worker once, right after creating it. */
-export interface IWorkerInit {
+export interface IWorkerInit extends Pick<
+  IKernelSettings,
+  'preloadWheels' | 'extraWheels' | 'env' | 'startupCode' | 'mountDrive'
+> {
   /** Absolute URL of the site root (ends with `/`). */
   baseUrl: string;
   /** Absolute URL of `pyodide.mjs`. */
   pyodideUrl: string;
   /** Absolute URL of the wheel folder (ends with `/`). */
   wheelsUrl: string;
-  preloadWheels: string[];
-  extraWheels: string[];
-  env: Record<string, string>;
-  startupCode: string;
   /** Folder of the notebook inside the drive ('' for the root). */
   location: string;
-  /** Mount `/drive` through the service worker (the JupyterLite drive endpoint). */
-  mountDrive: boolean;
   /** Service worker browsing context id (for the drive and the stdin endpoints). */
   browsingContextId: string;
   /**
