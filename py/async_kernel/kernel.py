@@ -191,6 +191,9 @@ class Kernel:
             self._status("busy", msg)
             try:
                 content = await handler(msg, arrived, key)
+            except RemoteProtocolError as exc:  # the client's mistake: no kernel traceback in the log
+                log.error("Bad %s: %s", msg["header"]["msg_type"], exc)
+                content = error_content(exc)
             except Exception as exc:
                 log.exception("Error handling %s", msg["header"]["msg_type"])
                 content = error_content(exc)
