@@ -5,7 +5,15 @@
  * two servers: crossOriginIsolated (COOP/COEP) and not isolated. Build the site first
  * (`python3 lite/build.py`, done by scripts/e2e.sh).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { defineConfig } from '@playwright/test';
+
+/** Headless, offline Chromium flags, shared with bench/browser/run.mjs. */
+const CHROMIUM_ARGS: string[] = JSON.parse(
+  readFileSync(join(__dirname, 'tests', 'e2e', 'chromium-args.json'), 'utf8')
+);
 
 const ISOLATED_PORT = Number(process.env.ASYNC_KERNEL_E2E_PORT ?? 8765);
 const PLAIN_PORT = ISOLATED_PORT + 1;
@@ -24,17 +32,7 @@ export default defineConfig({
   use: {
     launchOptions: {
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'
-      ]
+      args: CHROMIUM_ARGS
     },
     viewport: { width: 1280, height: 800 },
     actionTimeout: 30_000,

@@ -22,7 +22,7 @@
 // data back; the page opens a comm and sends M comm_msgs, at most 100 unanswered at a time;
 // M / (first send → last echo)).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,17 +90,8 @@ function serve() {
   );
 }
 
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'
-];
+// the same offline, headless flags as the Playwright tests
+const ARGS = JSON.parse(readFileSync(join(ROOT, 'tests', 'e2e', 'chromium-args.json'), 'utf8'));
 
 // Runs in the page before any of its scripts: stamp performance.now() (ms since navigation
 // start) when the REPL console shows the output "1" of the `code=print(1)` URL parameter.
