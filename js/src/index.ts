@@ -20,6 +20,7 @@ import type { IKernelSettings, StartupPhase } from './tokens';
 const DEFAULT_SETTINGS: IKernelSettings = {
   pyodideUrl: './async-kernel/pyodide/pyodide.mjs',
   wheelsUrl: './async-kernel/wheels/',
+  snapshotUrl: './async-kernel/snapshot/',
   preloadWheels: [],
   extraWheels: [],
   env: {},
@@ -40,6 +41,11 @@ function readSettings(): IKernelSettings {
 /** Resolve a URL of the settings against the site root. */
 function siteUrl(url: string): string {
   return new URL(url, new URL(PageConfig.getBaseUrl(), location.href)).href;
+}
+
+/** Resolve a folder URL of the settings against the site root (the result ends with `/`). */
+function folderUrl(url: string): string {
+  return siteUrl(url.endsWith('/') ? url : `${url}/`);
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -87,9 +93,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           init: {
             baseUrl,
             pyodideUrl: siteUrl(settings.pyodideUrl),
-            wheelsUrl: siteUrl(
-              settings.wheelsUrl.endsWith('/') ? settings.wheelsUrl : `${settings.wheelsUrl}/`
-            ),
+            wheelsUrl: folderUrl(settings.wheelsUrl),
+            snapshotUrl: settings.snapshotUrl ? folderUrl(settings.snapshotUrl) : '',
             preloadWheels: settings.preloadWheels,
             extraWheels: settings.extraWheels,
             env: settings.env,

@@ -21,6 +21,11 @@ export interface IKernelSettings {
   /** URL of the folder holding the wheels and their `index.json`, relative to the site root. */
   wheelsUrl: string;
   /**
+   * URL of the folder holding the Python memory snapshot (`snapshot.json` and the file it
+   * names), relative to the site root; '' starts without one. See lite/snapshot.mjs.
+   */
+  snapshotUrl: string;
+  /**
    * Extra wheel file names in `wheelsUrl` to install at start, after the ones `index.json`
    * lists (for example a site's own package).
    */
@@ -48,6 +53,8 @@ export interface IWorkerInit extends Pick<
   pyodideUrl: string;
   /** Absolute URL of the wheel folder (ends with `/`). */
   wheelsUrl: string;
+  /** Absolute URL of the snapshot folder (ends with `/`), or '' for none. */
+  snapshotUrl: string;
   /** Folder of the notebook inside the drive ('' for the root). */
   location: string;
   /** Service worker browsing context id (for the drive and the stdin endpoints). */

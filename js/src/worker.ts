@@ -87,19 +87,34 @@ function deliver(pyKernel: IPyKernel, json: string, buffers: ArrayBuffer[]): voi
 async function start(options: IWorkerInit): Promise<void> {
   let step = 'loading Pyodide';
   try {
-    progress('loading-pyodide', `Loading Pyodide from ${options.pyodideUrl}`);
-    // Download the wheels while Pyodide compiles (neither needs the other).
-    const downloads = downloadWheels(options);
-    downloads.catch(() => undefined); // reported below, after Pyodide
-    const py = await loadRuntime(options);
-
-    step = 'installing the kernel wheels';
-    const wheels = installWheels(py, await downloads);
+    const lists = await fetchWheelLists(options);
+    const manifest = await snapshotToUse(options, lists);
+    progress(
+      'loading-pyodide',
+      manifest
+        ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
+        : `Loading Pyodide from ${options.pyodideUrl}`
+    );
+    let py = manifest ? await restoreRuntime(options, manifest) : undefined;
+    const fromSnapshot = py !== undefined;
+    if (!py) {
+      // Download the wheels while Pyodide compiles (neither needs the other).
+      const downloads = downloadWheels(options, lists);
+      downloads.catch(() => undefined); // reported below, after Pyodide
+      py = await loadRuntime(options);
+      step = 'installing the kernel wheels';
+      installWheels(py, await downloads);
+    }
 
     const cwd = mountDrive(py, options);
 
     step = 'starting the kernel';
-    progress('starting-kernel', 'Starting async_kernel (importing IPython takes a few seconds)');
+    progress(
+      'starting-kernel',
+      fromSnapshot
+        ? 'Starting async_kernel'
+        : 'Starting async_kernel (importing IPython takes a few seconds)'
+    );
     const callback = py.pyimport('async_kernel.transports.callback') as PyProxy & {
       start(send: SendFunction, settings: PyProxy): IPyKernel;
     };
@@ -108,14 +123,15 @@ async function start(options: IWorkerInit): Promise<void> {
     settings.destroy();
 
     step = 'setting up %pip';
-    setupGlue(py, wheels.available, options);
+    setupGlue(py, [...lists.files, ...lists.extra], options);
 
     if (options.startupCode.trim()) {
       step = 'running the startup code of the site settings';
       await py.runPythonAsync(options.startupCode);
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    progress('ready', `Python (async) is ready (${seconds} s, ${wheels.installed.length} wheels)`);
+    const how = fromSnapshot ? ', from the snapshot' : '';
+    progress('ready', `Python (async) is ready (${seconds} s, ${lists.files.length} wheels${how})`);
     for (const msg of pending.splice(0)) {
       deliver(kernel, msg.json, msg.buffers);
     }
@@ -128,27 +144,165 @@ async function start(options: IWorkerInit): Promise<void> {
   }
 }
 
-async function loadRuntime(options: IWorkerInit): Promise<PyodideAPI> {
-  let module: { loadPyodide: (config: object) => Promise<PyodideAPI> };
+interface IPyodideModule {
+  loadPyodide: (config: object) => Promise<PyodideAPI>;
+}
+
+async function importPyodide(options: IWorkerInit): Promise<IPyodideModule> {
   try {
-    module = await import(/* webpackIgnore: true */ options.pyodideUrl);
+    return (await import(/* webpackIgnore: true */ options.pyodideUrl)) as IPyodideModule;
   } catch (error) {
     throw new Error(
       `cannot load ${options.pyodideUrl} (${String(error)}). The site must ship the Pyodide ` +
         'runtime (lite/build.py vendors it) or set "pyodideUrl" in the plugin settings.'
     );
   }
-  const indexURL = options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1);
-  const py = await module.loadPyodide({
-    indexURL,
+}
+
+function pyodideConfig(options: IWorkerInit): { indexURL: string } & Record<string, unknown> {
+  return {
+    indexURL: options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1),
     env: { HOME, ...options.env },
     stdout: (text: string) => console.log('[python]', text),
     stderr: (text: string) => console.warn('[python]', text)
-  });
+  };
+}
+
+function withInterruptBuffer(py: PyodideAPI, options: IWorkerInit): PyodideAPI {
   if (options.interruptBuffer) {
     py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
   }
   return py;
+}
+
+async function loadRuntime(options: IWorkerInit): Promise<PyodideAPI> {
+  const module = await importPyodide(options);
+  return withInterruptBuffer(await module.loadPyodide(pyodideConfig(options)), options);
+}
+
+/** What lite/snapshot.mjs made the snapshot from (`snapshot.json`). */
+interface ISnapshotManifest {
+  file: string;
+  /** The files of the unpacked wheels (see lite/snapshot.mjs for the format). */
+  pack: string;
+  pyodideVersion: string;
+  /** Size of the wasm memory the snapshot holds. */
+  bytes: number;
+  /** The wheels whose modules it imported and files it packed, in install order. */
+  wheels: string[];
+}
+
+/**
+ * The site's snapshot manifest if there is one and it was made from the wheels this kernel
+ * installs; otherwise undefined (a plain start), with the reason in the console.
+ */
+async function snapshotToUse(
+  options: IWorkerInit,
+  lists: IWheelLists
+): Promise<ISnapshotManifest | undefined> {
+  if (!options.snapshotUrl) {
+    return undefined;
+  }
+  const url = new URL('snapshot.json', options.snapshotUrl).href;
+  let manifest: ISnapshotManifest;
+  try {
+    const response = await fetch(url);
+    if (response.status === 404) {
+      return undefined; // a site built without a snapshot
+    }
+    if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    manifest = (await response.json()) as ISnapshotManifest;
+  } catch (error) {
+    console.warn(
+      `async-kernel: cannot read ${url} (${String(error)}); starting without the snapshot`
+    );
+    return undefined;
+  }
+  if (manifest.wheels.join(' ') !== lists.files.join(' ')) {
+    console.warn(
+      'async-kernel: the snapshot was made from other wheels than this kernel installs ' +
+        '(preloadWheels set, or wheels changed without remaking it); starting without it'
+    );
+    return undefined;
+  }
+  return manifest;
+}
+
+/** Download a gzipped file of the snapshot folder and gunzip it as it arrives. */
+async function fetchGzipped(url: string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) {
+    throw new Error(`cannot download ${url} (HTTP ${response.status})`);
+  }
+  const unpacked = response.body.pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(unpacked).arrayBuffer());
+}
+
+/**
+ * Start Pyodide from the site's memory snapshot (the kernel's modules already imported). Any
+ * failure is logged and answered with undefined: the caller then starts Pyodide the plain way.
+ */
+async function restoreRuntime(
+  options: IWorkerInit,
+  manifest: ISnapshotManifest
+): Promise<PyodideAPI | undefined> {
+  try {
+    const module = await importPyodide(options);
+    const config = pyodideConfig(options);
+    const snapshot = fetchGzipped(new URL(manifest.file, options.snapshotUrl).href);
+    const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
+    snapshot.catch(() => undefined); // awaited by loadPyodide
+    pack.catch(() => undefined); // awaited below
+    const { default: createModule } = (await import(
+      /* webpackIgnore: true */ `${config.indexURL}pyodide.asm.mjs`
+    )) as { default: (settings: object) => Promise<{ growMemory(bytes: number): void }> };
+    const py = await module.loadPyodide({
+      ...config,
+      _loadSnapshot: snapshot,
+      // Pyodide copies the snapshot into the wasm memory as it is, and that memory starts
+      // smaller: grow it first.
+      createPyodideModule: async (settings: object) => {
+        const wasm = await createModule(settings);
+        wasm.growMemory(manifest.bytes);
+        return wasm;
+      }
+    });
+    progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
+    writePack(py, await pack);
+    // The snapshot holds the random module's seed: reseed, or every page load draws the same numbers.
+    py.runPython('import random; random.seed()');
+    return withInterruptBuffer(py, options);
+  } catch (error) {
+    console.warn('async-kernel: cannot start from the snapshot; starting without it', error);
+    progress('loading-pyodide', `The snapshot failed (${String(error)}); loading Pyodide`);
+    return undefined;
+  }
+}
+
+/** Write the files of a pack (lite/snapshot.mjs) into Pyodide's file system. */
+function writePack(py: PyodideAPI, pack: Uint8Array): void {
+  const headerLength = new DataView(pack.buffer, pack.byteOffset).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(pack.subarray(4, 4 + headerLength))) as {
+    root: string;
+    files: [string, number][];
+  };
+  const made = new Set<string>();
+  let offset = 4 + headerLength;
+  for (const [path, size] of header.files) {
+    const file = `${header.root}/${path}`;
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    if (!made.has(dir)) {
+      py.FS.mkdirTree(dir);
+      made.add(dir);
+    }
+    py.FS.writeFile(file, pack.subarray(offset, offset + size), { canOwn: true });
+    offset += size;
+  }
+  if (offset !== pack.length) {
+    throw new Error(`the pack ${header.files.length} files do not add up to its size`);
+  }
 }
 
 /** Read a JSON list of wheel file names; `optional` lists may be missing (HTTP 404). */
@@ -169,23 +323,32 @@ async function fetchWheelList(url: string, optional: boolean): Promise<string[]>
   return listed as string[];
 }
 
-interface IWheelDownloads {
+interface IWheelLists {
   /** Installed at start, in order (`index.json`, then the `preloadWheels` setting). */
   files: string[];
-  bodies: Uint8Array[];
   /** Installable later by %pip (`extra.json` and the `extraWheels` setting). */
   extra: string[];
 }
 
-/** Fetch the wheel lists, then every wheel to install, in parallel. */
-async function downloadWheels(options: IWorkerInit): Promise<IWheelDownloads> {
+interface IWheelDownloads extends IWheelLists {
+  bodies: Uint8Array[];
+}
+
+async function fetchWheelLists(options: IWorkerInit): Promise<IWheelLists> {
   const [listed, extra] = await Promise.all([
     fetchWheelList(new URL('index.json', options.wheelsUrl).href, false),
     fetchWheelList(new URL('extra.json', options.wheelsUrl).href, true)
   ]);
-  const files = [...listed, ...options.preloadWheels];
+  return {
+    files: [...listed, ...options.preloadWheels],
+    extra: [...extra, ...options.extraWheels]
+  };
+}
+
+/** Fetch every wheel to install, in parallel. */
+async function downloadWheels(options: IWorkerInit, lists: IWheelLists): Promise<IWheelDownloads> {
   const bodies = await Promise.all(
-    files.map(async file => {
+    lists.files.map(async file => {
       const url = new URL(file, options.wheelsUrl).href;
       const wheel = await fetch(url);
       if (!wheel.ok) {
@@ -194,15 +357,12 @@ async function downloadWheels(options: IWorkerInit): Promise<IWheelDownloads> {
       return new Uint8Array(await wheel.arrayBuffer());
     })
   );
-  return { files, bodies, extra: [...extra, ...options.extraWheels] };
+  return { ...lists, bodies };
 }
 
-/** Unpack the downloaded wheels into site-packages; return installed and %pip-able names. */
-function installWheels(
-  py: PyodideAPI,
-  downloads: IWheelDownloads
-): { installed: string[]; available: string[] } {
-  const { files, bodies, extra } = downloads;
+/** Unpack the downloaded wheels into site-packages. */
+function installWheels(py: PyodideAPI, downloads: IWheelDownloads): void {
+  const { files, bodies } = downloads;
   progress('installing-packages', `Installing ${files.length} wheels`);
   const extractDir = sitePackages(py);
   bodies.forEach((bytes, i) => {
@@ -213,7 +373,6 @@ function installWheels(
     }
   });
   py.runPython('import importlib; importlib.invalidate_caches()');
-  return { installed: files, available: [...files, ...extra] };
 }
 
 /** Mount the JupyterLite drive at /drive; return the folder Python starts in. */

@@ -163,7 +163,12 @@ class Kernel:
             streams.append(stream)
         self.streams = streams
         self.comm_manager = comm.install(self)
-        shell = KernelShell.instance(kernel=self, **{**load_profile(), **shell_kwargs})
+        profile = load_profile()
+        if sys.platform == "emscripten":
+            # No threads in Pyodide: IPython's history-saving thread cannot start (it logs a traceback
+            # and falls back to memory). Start in memory; the browser's file system is in memory too.
+            profile["config"].HistoryManager.hist_file = ":memory:"
+        shell = KernelShell.instance(kernel=self, **{**profile, **shell_kwargs})
         shell.Completer.use_jedi = self.settings.use_jedi
         shell.run_startup_files()
         self.shell = shell

@@ -1,0 +1,217 @@
+// Make the Pyodide memory snapshot the in-browser kernel starts from.
+//
+//   node lite/snapshot.mjs SITE_KERNEL_DIR
+//
+// SITE_KERNEL_DIR is the site's `async-kernel/` folder: `pyodide/` (the npm runtime) and `wheels/`
+// (`index.json` and the wheels it lists). Writes into `snapshot/` beside them:
+// - `kernel.snapshot.gz`: Pyodide's wasm memory once the kernel's modules are imported;
+// - `site-packages.pack.gz`: the files of the unpacked wheels (a 4-byte little-endian length, a
+//   JSON header {"root", "files": [[path, size], ...]}, then the files' bytes one after another);
+// - `snapshot.json`: what they were made from and their file names.
+//
+// Starting Python in the browser costs seconds of importing IPython and its dependencies from
+// source under wasm, and about a second of unzipping wheels. The worker (js/src/worker.ts)
+// restores the memory instead of importing, and writes the pack's files instead of unzipping
+// (the file system lives in JavaScript, outside the snapshot; modules imported later need their
+// files). Only imports go into the snapshot, never a started kernel: open files, threads and
+// JavaScript objects do not survive a snapshot.
+//
+// Which modules? A probe Pyodide (plain start) starts the kernel, runs a few requests (an execute, an
+// error traceback, a completion, an inspection) and lists `sys.modules`; the snapshot's Pyodide
+// imports that list. The snapshot is tied to this exact Pyodide build (Pyodide checks its build id
+// on restore) and to these wheels (the worker compares `snapshot.json` with what it installs).
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const HOME = "/home/pyodide";
+const TIMEOUT_MS = 120_000;
+
+/** Requests the probe kernel answers before its modules are listed. */
+const PROBE_REQUESTS = [
+  ["kernel_info_request", {}],
+  ["execute_request", { code: "print(1)", silent: false }],
+  ["execute_request", { code: "1 / 0", silent: false }],
+  ["complete_request", { code: "import o", cursor_pos: 8 }],
+  ["inspect_request", { code: "print", cursor_pos: 5, detail_level: 0 }],
+  ["is_complete_request", { code: "for i in x:" }],
+];
+
+// Modules that are Pyodide's own (already in every start) or belong to one process only.
+const SKIP = /^(__main__|_pyodide|pyodide|_async_kernel_lite)(\.|$)/;
+
+const lap = (t0, what) =>
+  console.log(
+    `[lite/snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`,
+  );
+
+async function loadPython(pyodideDir, wheelsDir, wheels, extra = {}) {
+  const { loadPyodide } = await import(
+    pathToFileURL(join(pyodideDir, "pyodide.mjs")).href
+  );
+  const py = await loadPyodide({
+    indexURL: pyodideDir + "/",
+    env: { HOME },
+    stdout: () => undefined,
+    stderr: (line) => console.log(`[python] ${line}`),
+    ...extra,
+  });
+  const sitePackages = py.runPython(
+    'import sysconfig; sysconfig.get_path("purelib")',
+  );
+  for (const file of wheels) {
+    py.unpackArchive(
+      new Uint8Array(readFileSync(join(wheelsDir, file))),
+      "wheel",
+      {
+        extractDir: sitePackages,
+      },
+    );
+  }
+  py.runPython("import importlib; importlib.invalidate_caches()");
+  return { py, sitePackages };
+}
+
+/** Every file under `root` in Pyodide's file system, as one pack (see the header comment). */
+function packTree(py, root) {
+  const files = [];
+  const bodies = [];
+  const walk = (dir) => {
+    for (const name of py.FS.readdir(dir).sort()) {
+      if (name === "." || name === "..") continue;
+      const path = `${dir}/${name}`;
+      if (py.FS.isDir(py.FS.stat(path).mode)) walk(path);
+      else {
+        const body = py.FS.readFile(path);
+        files.push([path.slice(root.length + 1), body.length]);
+        bodies.push(body);
+      }
+    }
+  };
+  walk(root);
+  const header = Buffer.from(JSON.stringify({ root, files }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length);
+  return { pack: Buffer.concat([length, header, ...bodies]), count: files.length };
+}
+
+/** Start a kernel, send it PROBE_REQUESTS, wait for each to finish; return sys.modules' names. */
+async function probeModules(py) {
+  let idle = 0;
+  const send = (json) => {
+    const msg = JSON.parse(json);
+    if (
+      msg.header.msg_type === "status" &&
+      msg.content.execution_state === "idle"
+    )
+      idle++;
+  };
+  py.FS.mkdirTree(HOME);
+  const callback = py.pyimport("async_kernel.transports.callback");
+  const kernel = callback.start(send, py.toPy({ cwd: HOME }));
+  const deadline = performance.now() + TIMEOUT_MS;
+  for (const [i, [msgType, content]] of PROBE_REQUESTS.entries()) {
+    const header = {
+      msg_id: `probe-${i}`,
+      msg_type: msgType,
+      session: "probe",
+      username: "probe",
+      date: new Date().toISOString(),
+      version: "5.3",
+    };
+    const channel = "shell";
+    kernel.handle_msg(
+      JSON.stringify({
+        channel,
+        header,
+        parent_header: {},
+        metadata: {},
+        content,
+      }),
+      [],
+    );
+    while (idle <= i) {
+      if (performance.now() > deadline)
+        throw new Error(`the probe kernel did not answer ${msgType} in time`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  kernel.stop();
+  return JSON.parse(
+    py.runPython("import json, sys; json.dumps(sorted(sys.modules))"),
+  ).filter((name) => !SKIP.test(name));
+}
+
+const IMPORT_ALL = `
+import importlib, json, sys, threading
+_failed = []
+for _name in json.loads(_snapshot_modules):
+    try:
+        importlib.import_module(_name)
+    except Exception as exc:  # a module that only imports in a started kernel: left to the kernel
+        _failed.append(f"{_name}: {exc!r}")
+assert threading.active_count() == 1, "a thread was started while importing"
+del _name
+json.dumps(_failed)
+`;
+
+async function main() {
+  const dir = process.argv[2];
+  if (!dir) {
+    console.error("usage: node lite/snapshot.mjs SITE_KERNEL_DIR");
+    process.exit(2);
+  }
+  const kernelDir = resolve(dir);
+  const pyodideDir = join(kernelDir, "pyodide");
+  const wheelsDir = join(kernelDir, "wheels");
+  const wheels = JSON.parse(readFileSync(join(wheelsDir, "index.json"), "utf8"));
+  const t0 = performance.now();
+
+  const { py: probe } = await loadPython(pyodideDir, wheelsDir, wheels);
+  const modules = await probeModules(probe);
+  lap(t0, `probe kernel imported ${modules.length} modules`);
+
+  const { py, sitePackages } = await loadPython(pyodideDir, wheelsDir, wheels, {
+    _makeSnapshot: true,
+  });
+  // Before importing: imports must not add files (__pycache__) the browser would not have.
+  const { pack, count } = packTree(py, sitePackages);
+  py.globals.set("_snapshot_modules", JSON.stringify(modules));
+  const failed = JSON.parse(py.runPython(IMPORT_ALL));
+  py.runPython("del _snapshot_modules, _failed");
+  for (const line of failed) console.log(`[lite/snapshot] not imported: ${line}`);
+  const snapshot = py.makeMemorySnapshot();
+  const packed = gzipSync(snapshot, { level: 6 });
+  lap(t0, `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`);
+
+  const packedFiles = gzipSync(pack, { level: 6 });
+  lap(t0, `pack of ${count} files ${(pack.length / 1e6).toFixed(1)} MB, gzip ${(packedFiles.length / 1e6).toFixed(1)} MB`);
+
+  const out = join(kernelDir, "snapshot");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "kernel.snapshot.gz"), packed);
+  writeFileSync(join(out, "site-packages.pack.gz"), packedFiles);
+  const manifest = {
+    file: "kernel.snapshot.gz",
+    pack: "site-packages.pack.gz",
+    pyodideVersion: py.version,
+    bytes: snapshot.length,
+    wheels,
+    modules: modules.length - failed.length,
+  };
+  writeFileSync(
+    join(out, "snapshot.json"),
+    JSON.stringify(manifest, null, 1) + "\n",
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error("[lite/snapshot] failed:", error);
+    process.exit(1);
+  },
+);
