@@ -168,6 +168,9 @@ class Kernel:
             # No threads in Pyodide: IPython's history-saving thread cannot start (it logs a traceback
             # and falls back to memory). Start in memory; the browser's file system is in memory too.
             profile["config"].HistoryManager.hist_file = ":memory:"
+            # No subprocesses either: %%bash, %%script and friends cannot run, and building their
+            # parsers is half the shell's start-up time there.
+            profile["config"].ScriptMagics.script_magics = []
         shell = KernelShell.instance(kernel=self, **{**profile, **shell_kwargs})
         shell.Completer.use_jedi = self.settings.use_jedi
         shell.run_startup_files()

@@ -115,14 +115,9 @@ export const test = base.extend<Fixtures>({
         body: consoleLines.join('\n'),
         contentType: 'text/plain'
       });
-    const notebook = new Notebook(page);
+    let notebook: Notebook;
     try {
-      await page.goto('lab/index.html');
-      await page
-        .locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]')
-        .click();
-      await expect(notebook.cells()).toHaveCount(1);
-      await notebook.waitIdle();
+      notebook = await openNotebook(page);
     } catch (error) {
       await attachConsole();
       throw error;
@@ -139,6 +134,23 @@ export const test = base.extend<Fixtures>({
 });
 
 export { expect };
+
+/** Open JupyterLab, start a notebook on "Python (async)" from the launcher, wait until idle. */
+export async function openNotebook(page: Page): Promise<Notebook> {
+  const notebook = new Notebook(page);
+  await page.goto('lab/index.html');
+  await page.locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]').click();
+  await expect(notebook.cells()).toHaveCount(1);
+  await notebook.waitIdle();
+  return notebook;
+}
+
+/** Open the log console (View menu) and return its panel. */
+export async function showLogConsole(page: Page): Promise<Locator> {
+  await page.getByRole('menuitem', { name: 'View' }).click();
+  await page.getByText('Show Log Console').click();
+  return page.locator('.jp-LogConsolePanel');
+}
 
 /** Whether the current project serves the site crossOriginIsolated. */
 export function isIsolated(projectName: string): boolean {

@@ -1,0 +1,37 @@
+/**
+ * The kernel starts from the site's Python memory snapshot (lite/snapshot.mjs); a snapshot that
+ * cannot be used (here: its download fails) gives a plain start, not a broken kernel.
+ */
+import { expect, openNotebook, showLogConsole, test } from './fixtures';
+import type { Notebook } from './fixtures';
+
+async function randomNumber(notebook: Notebook): Promise<string> {
+  const cell = await notebook.run('import random\nprint("random:", random.random())');
+  await notebook.waitDone(cell);
+  const text = await notebook.output(cell).innerText();
+  const match = /random: (0\.\d+)/.exec(text);
+  expect(match, `output of the random cell: ${text}`).not.toBeNull();
+  return (match as RegExpExecArray)[1];
+}
+
+test('each start from the snapshot draws other random numbers', async ({ notebook }) => {
+  const first = await randomNumber(notebook);
+  await notebook.restart();
+  const second = await randomNumber(notebook);
+  expect(second).not.toEqual(first);
+});
+
+test('a snapshot that cannot be downloaded gives a plain start', async ({ page, context }) => {
+  test.setTimeout(420_000); // a plain start imports IPython from source
+  await context.route('**/async-kernel/snapshot/kernel.snapshot.gz', route => route.abort());
+  const notebook = await openNotebook(page);
+  const cell = await notebook.run('import IPython, ipywidgets\nprint("works", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('works 42');
+  const log = await showLogConsole(page);
+  await expect(log).toContainText(
+    'The snapshot failed (TypeError: Failed to fetch); loading Pyodide'
+  );
+  await expect(log).toContainText(/Installing \d+ wheels/);
+  await expect(log).toContainText('Python (async) is ready');
+  await expect(log).not.toContainText('from the snapshot');
+});
