@@ -13,9 +13,12 @@ import type { IKernel } from '@jupyterlite/services';
 import logo32 from '../../py/async_kernel/resources/logo-32x32.png';
 import logo64 from '../../py/async_kernel/resources/logo-64x64.png';
 import logoSvg from '../../py/async_kernel/resources/logo-svg.svg';
-import { AsyncKernel } from './kernel';
+import { AsyncKernel, KernelWorker } from './kernel';
 import { KERNEL_NAME, PLUGIN_ID } from './tokens';
-import type { IKernelSettings, StartupPhase } from './tokens';
+import type { IKernelSettings, IWorkerBoot, StartupPhase } from './tokens';
+
+/** How long a prestarted worker waits for its kernel before it is terminated. */
+const SPARE_WORKER_MS = 120_000;
 
 const DEFAULT_SETTINGS: IKernelSettings = {
   pyodideUrl: './async-kernel/pyodide/pyodide.mjs',
@@ -26,7 +29,8 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   env: {},
   startupCode: '',
   mountDrive: true,
-  interruptGraceMs: 100
+  interruptGraceMs: 100,
+  prestart: true
 };
 
 /** Settings from `jupyter-lite.json` (`litePluginSettings`), over the defaults. */
@@ -70,6 +74,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       routeInterrupts(kernelClient);
     }
 
+    const boot: IWorkerBoot = {
+      pyodideUrl: siteUrl(settings.pyodideUrl),
+      wheelsUrl: folderUrl(settings.wheelsUrl),
+      snapshotUrl: settings.snapshotUrl ? folderUrl(settings.snapshotUrl) : '',
+      preloadWheels: settings.preloadWheels,
+      extraWheels: settings.extraWheels,
+      env: settings.env
+    };
+    const spare = settings.prestart ? new SpareWorker(boot) : undefined;
+
     kernelSpecs.register({
       spec: {
         name: KERNEL_NAME,
@@ -83,21 +97,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       },
       create: async (options: IKernel.IOptions): Promise<IKernel> => {
+        const worker = spare?.take() ?? new KernelWorker(boot);
         const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
         const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
         return new AsyncKernel({
           ...options,
+          worker,
           interruptGraceMs: settings.interruptGraceMs,
           onProgress: (phase, text, elapsedMs) =>
             reporter.report(options.id, phase, text, elapsedMs),
-          init: {
+          start: {
             baseUrl,
-            pyodideUrl: siteUrl(settings.pyodideUrl),
-            wheelsUrl: folderUrl(settings.wheelsUrl),
-            snapshotUrl: settings.snapshotUrl ? folderUrl(settings.snapshotUrl) : '',
-            preloadWheels: settings.preloadWheels,
-            extraWheels: settings.extraWheels,
-            env: settings.env,
             startupCode: settings.startupCode,
             mountDrive: settings.mountDrive && serviceWorkerReady,
             browsingContextId: serviceWorker?.browsingContextId ?? '',
@@ -108,6 +118,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
+
+/**
+ * One worker started with the page (the `prestart` setting): the first kernel takes it, with
+ * Python loaded or on its way. Unclaimed for SPARE_WORKER_MS, it is terminated (it holds a
+ * whole Python's memory).
+ */
+class SpareWorker {
+  constructor(boot: IWorkerBoot) {
+    this._worker = new KernelWorker(boot);
+    this._timer = setTimeout(() => {
+      this._worker?.terminate();
+      this._worker = undefined;
+    }, SPARE_WORKER_MS);
+  }
+
+  /** The worker, once; undefined afterwards or when it was terminated. */
+  take(): KernelWorker | undefined {
+    clearTimeout(this._timer);
+    const worker = this._worker;
+    this._worker = undefined;
+    return worker;
+  }
+
+  private _worker?: KernelWorker;
+  private _timer: ReturnType<typeof setTimeout>;
+}
 
 /**
  * JupyterLite's kernel client answers the toolbar's interrupt by cancelling its own message

@@ -19,7 +19,7 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 
-import type { IWorkerInit, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
+import type { IWorkerBoot, IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
 import { STDIN_HEADER_BYTES, STDIN_READY, STDIN_STATE, STDIN_LENGTH } from './stdin';
 
 /** SIGINT, as Pyodide's interrupt buffer expects it. */
@@ -34,6 +34,53 @@ const WORKER_URL = new URL('./worker.bundle.js', import.meta.url);
 /** Room for one input reply (JSON) in the shared stdin buffer. */
 const STDIN_BUFFER_BYTES = 1 << 20;
 
+/**
+ * A Web Worker loading (then running) Python. It boots as soon as it is created, so it can be
+ * created before any kernel exists (the `prestart` setting); what it reports before a kernel
+ * listens is kept and handed to the first listener.
+ */
+export class KernelWorker {
+  constructor(boot: IWorkerBoot) {
+    this._worker = new Worker(WORKER_URL, { type: 'module', name: 'async-kernel' });
+    this._worker.onmessage = (event: MessageEvent<WorkerToMain>) => this._emit(event.data);
+    this._worker.onerror = (event: ErrorEvent) => {
+      const text = `The kernel worker failed: ${event.message}`;
+      this._emit({ type: 'progress', phase: 'failed', text, elapsedMs: 0 });
+    };
+    this.post({ type: 'boot', boot });
+  }
+
+  /** Receive the worker's messages, starting with those it sent before. */
+  listen(listener: (msg: WorkerToMain) => void): void {
+    this._listener = listener;
+    for (const msg of this._early.splice(0)) {
+      listener(msg);
+    }
+  }
+
+  post(msg: MainToWorker, transfer: Transferable[] = []): void {
+    this._worker.postMessage(msg, transfer);
+  }
+
+  terminate(): void {
+    this._worker.onmessage = null;
+    this._worker.terminate();
+    this._listener = undefined;
+  }
+
+  private _emit(msg: WorkerToMain): void {
+    if (this._listener) {
+      this._listener(msg);
+    } else {
+      this._early.push(msg);
+    }
+  }
+
+  private _worker: Worker;
+  private _listener?: (msg: WorkerToMain) => void;
+  private _early: WorkerToMain[] = [];
+}
+
 export class AsyncKernel implements IKernel {
   constructor(options: AsyncKernel.IOptions) {
     this._id = options.id;
@@ -43,25 +90,18 @@ export class AsyncKernel implements IKernel {
     this._onProgress = options.onProgress;
     this._interruptGraceMs = options.interruptGraceMs;
 
-    const init = { ...options.init, location: options.location };
-    if (init.stdinMode === 'shared') {
-      init.stdinBuffer = new SharedArrayBuffer(STDIN_HEADER_BYTES + STDIN_BUFFER_BYTES);
-      this._stdin = init.stdinBuffer;
+    const start: IWorkerStart = { ...options.start, location: options.location };
+    if (start.stdinMode === 'shared') {
+      start.stdinBuffer = new SharedArrayBuffer(STDIN_HEADER_BYTES + STDIN_BUFFER_BYTES);
+      this._stdin = start.stdinBuffer;
     }
     if (typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated) {
-      init.interruptBuffer = new SharedArrayBuffer(1);
-      this._interruptBuffer = new Uint8Array(init.interruptBuffer);
+      start.interruptBuffer = new SharedArrayBuffer(1);
+      this._interruptBuffer = new Uint8Array(start.interruptBuffer);
     }
-    this._worker = new Worker(WORKER_URL, {
-      type: 'module',
-      name: `async-kernel-${this._id}`
-    });
-    this._worker.onmessage = (event: MessageEvent<WorkerToMain>) =>
-      this._onWorkerMessage(event.data);
-    this._worker.onerror = (event: ErrorEvent) => {
-      this._onProgress('failed', `The kernel worker failed: ${event.message}`, 0);
-    };
-    this._post({ type: 'init', init });
+    this._worker = options.worker;
+    this._worker.listen(msg => this._onWorkerMessage(msg));
+    this._post({ type: 'start', start });
     // Messages are queued in the worker until Python is ready: the kernel is "ready" to
     // accept them now. JupyterLab shows "starting" until the kernel_info_reply arrives.
     this._ready.resolve();
@@ -131,14 +171,13 @@ export class AsyncKernel implements IKernel {
       return;
     }
     this._isDisposed = true;
-    this._worker.onmessage = null;
     this._worker.terminate();
     this._disposed.emit();
     Signal.clearData(this);
   }
 
   private _post(msg: MainToWorker, transfer: Transferable[] = []): void {
-    this._worker.postMessage(msg, transfer);
+    this._worker.post(msg, transfer);
   }
 
   private _onWorkerMessage(msg: WorkerToMain): void {
@@ -226,7 +265,7 @@ export class AsyncKernel implements IKernel {
   private _sendMessage: IKernel.SendMessage;
   private _onProgress: AsyncKernel.ProgressCallback;
   private _interruptGraceMs: number;
-  private _worker: Worker;
+  private _worker: KernelWorker;
   private _stdin?: SharedArrayBuffer;
   private _interruptBuffer?: Uint8Array;
   private _lastClientSession = '';
@@ -249,8 +288,10 @@ export namespace AsyncKernel {
   export type ProgressCallback = (phase: StartupPhase, text: string, elapsedMs: number) => void;
 
   export interface IOptions extends IKernel.IOptions {
-    /** Everything the worker needs except `location` (taken from the kernel options). */
-    init: Omit<IWorkerInit, 'location'>;
+    /** The worker to run on: booting already (prestarted) or just created. */
+    worker: KernelWorker;
+    /** How to start the kernel, except what the kernel object itself adds. */
+    start: Omit<IWorkerStart, 'location' | 'stdinBuffer' | 'interruptBuffer'>;
     interruptGraceMs: number;
     /** Called for each start-up step and on failure. */
     onProgress: ProgressCallback;

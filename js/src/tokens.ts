@@ -40,21 +40,34 @@ export interface IKernelSettings {
   mountDrive: boolean;
   /** How long (ms) the worker may take to acknowledge an interrupt before the hard interrupt. */
   interruptGraceMs: number;
+  /**
+   * Start loading Python in a worker as soon as the page loads, before a notebook or console
+   * asks for the kernel; the first kernel takes that worker. Unclaimed for two minutes, it is
+   * terminated.
+   */
+  prestart: boolean;
 }
 
-/** What the main thread tells the worker once, right after creating it. */
-export interface IWorkerInit extends Pick<
+/**
+ * What the main thread tells a new worker at once: enough to load Python and the kernel's
+ * wheels, before any kernel exists (see the `prestart` setting).
+ */
+export interface IWorkerBoot extends Pick<
   IKernelSettings,
-  'preloadWheels' | 'extraWheels' | 'env' | 'startupCode' | 'mountDrive'
+  'preloadWheels' | 'extraWheels' | 'env'
 > {
-  /** Absolute URL of the site root (ends with `/`). */
-  baseUrl: string;
   /** Absolute URL of `pyodide.mjs`. */
   pyodideUrl: string;
   /** Absolute URL of the wheel folder (ends with `/`). */
   wheelsUrl: string;
   /** Absolute URL of the snapshot folder (ends with `/`), or '' for none. */
   snapshotUrl: string;
+}
+
+/** What the main thread tells the worker when a kernel is created on it: start the kernel. */
+export interface IWorkerStart extends Pick<IKernelSettings, 'startupCode' | 'mountDrive'> {
+  /** Absolute URL of the site root (ends with `/`). */
+  baseUrl: string;
   /** Folder of the notebook inside the drive ('' for the root). */
   location: string;
   /** Service worker browsing context id (for the drive and the stdin endpoints). */
@@ -65,7 +78,7 @@ export interface IWorkerInit extends Pick<
    * 'none' (input() raises a clear error).
    */
   stdinMode: 'shared' | 'service-worker' | 'none';
-  /** Control word + payload for the 'shared' stdin mode (see `StdinBuffer` in worker.ts). */
+  /** Control word + payload for the 'shared' stdin mode (see `requestInputShared` in worker.ts). */
   stdinBuffer?: SharedArrayBuffer;
   /** One byte shared with Pyodide's interrupt check (only when crossOriginIsolated). */
   interruptBuffer?: SharedArrayBuffer;
@@ -73,7 +86,8 @@ export interface IWorkerInit extends Pick<
 
 /** Messages main thread → worker. */
 export type MainToWorker =
-  | { type: 'init'; init: IWorkerInit }
+  | { type: 'boot'; boot: IWorkerBoot }
+  | { type: 'start'; start: IWorkerStart }
   | { type: 'message'; json: string; buffers: ArrayBuffer[] }
   | { type: 'interrupt'; id: number };
 

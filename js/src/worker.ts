@@ -6,6 +6,10 @@
  * Bundled on its own (esbuild, see package.json) because a worker cannot use the module
  * federation share scope of the JupyterLab page.
  *
+ * Two steps: `boot` (sent when the worker is created, possibly with the page, before any
+ * kernel exists) loads Python and the wheels; `start` (sent when a kernel is created on this
+ * worker) mounts the drive and starts the kernel once booting is done.
+ *
  * Ordering: kernel messages that arrive before Python is ready are queued and delivered in
  * order once the kernel has started. Interrupts are acknowledged at once (the main thread
  * uses the missing acknowledgement to detect a worker stuck in synchronous Python).
@@ -19,7 +23,7 @@ import type { PyProxy } from 'pyodide/ffi';
 
 import GLUE_SOURCE from '../py/_async_kernel_lite.py';
 import { STDIN_HEADER_BYTES, STDIN_LENGTH, STDIN_STATE, STDIN_WAITING } from './stdin';
-import type { IWorkerInit, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
+import type { IWorkerBoot, IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -34,7 +38,11 @@ const DRIVE = '/drive';
 const HOME = '/home/pyodide';
 const started = performance.now();
 
-let init: IWorkerInit | undefined;
+let bootOptions: IWorkerBoot | undefined;
+let startOptions: IWorkerStart | undefined;
+let booting: Promise<IBooted> | undefined;
+/** What the worker is doing, for the failure message. */
+let step = 'loading Pyodide';
 let kernel: IPyKernel | undefined;
 let failed = false;
 const pending: { json: string; buffers: ArrayBuffer[] }[] = [];
@@ -42,9 +50,14 @@ const pending: { json: string; buffers: ArrayBuffer[] }[] = [];
 self.onmessage = (event: MessageEvent<MainToWorker>): void => {
   const msg = event.data;
   switch (msg.type) {
-    case 'init':
-      init = msg.init;
-      void start(msg.init);
+    case 'boot':
+      bootOptions = msg.boot;
+      booting = boot(msg.boot);
+      booting.catch(() => undefined); // reported by start()
+      break;
+    case 'start':
+      startOptions = msg.start;
+      void start(msg.start);
       break;
     case 'message':
       if (kernel) {
@@ -84,28 +97,45 @@ function deliver(pyKernel: IPyKernel, json: string, buffers: ArrayBuffer[]): voi
   }
 }
 
-async function start(options: IWorkerInit): Promise<void> {
-  let step = 'loading Pyodide';
-  try {
-    const lists = await fetchWheelLists(options);
-    const manifest = await snapshotToUse(options, lists);
-    progress(
-      'loading-pyodide',
-      manifest
-        ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
-        : `Loading Pyodide from ${options.pyodideUrl}`
-    );
-    let py = manifest ? await restoreRuntime(options, manifest) : undefined;
-    const fromSnapshot = py !== undefined;
-    if (!py) {
-      // Download the wheels while Pyodide compiles (neither needs the other).
-      const downloads = downloadWheels(options, lists);
-      downloads.catch(() => undefined); // reported below, after Pyodide
-      py = await loadRuntime(options);
-      step = 'installing the kernel wheels';
-      installWheels(py, await downloads);
-    }
+/** Python with the kernel's packages, ready to start a kernel. */
+interface IBooted {
+  py: PyodideAPI;
+  lists: IWheelLists;
+  fromSnapshot: boolean;
+}
 
+async function boot(options: IWorkerBoot): Promise<IBooted> {
+  const lists = await fetchWheelLists(options);
+  const manifest = await snapshotToUse(options, lists);
+  progress(
+    'loading-pyodide',
+    manifest
+      ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
+      : `Loading Pyodide from ${options.pyodideUrl}`
+  );
+  const restored = manifest ? await restoreRuntime(options, manifest) : undefined;
+  if (restored) {
+    return { py: restored, lists, fromSnapshot: true };
+  }
+  // Download the wheels while Pyodide compiles (neither needs the other).
+  const downloads = downloadWheels(options, lists);
+  downloads.catch(() => undefined); // reported below, after Pyodide
+  const module = await importPyodide(options);
+  const py = await module.loadPyodide(pyodideConfig(options));
+  step = 'installing the kernel wheels';
+  installWheels(py, await downloads);
+  return { py, lists, fromSnapshot: false };
+}
+
+async function start(options: IWorkerStart): Promise<void> {
+  try {
+    if (!booting || !bootOptions) {
+      throw new Error('the kernel was started on a worker that was not booted');
+    }
+    const { py, lists, fromSnapshot } = await booting;
+    if (options.interruptBuffer) {
+      py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
+    }
     const cwd = mountDrive(py, options);
 
     step = 'starting the kernel';
@@ -118,12 +148,12 @@ async function start(options: IWorkerInit): Promise<void> {
     const callback = py.pyimport('async_kernel.transports.callback') as PyProxy & {
       start(send: SendFunction, settings: PyProxy): IPyKernel;
     };
-    const settings = py.toPy({ cwd, env: options.env });
+    const settings = py.toPy({ cwd, env: bootOptions.env });
     kernel = callback.start(send, settings);
     settings.destroy();
 
     step = 'setting up %pip';
-    setupGlue(py, [...lists.files, ...lists.extra], options);
+    setupGlue(py, [...lists.files, ...lists.extra], bootOptions);
 
     if (options.startupCode.trim()) {
       step = 'running the startup code of the site settings';
@@ -148,7 +178,7 @@ interface IPyodideModule {
   loadPyodide: (config: object) => Promise<PyodideAPI>;
 }
 
-async function importPyodide(options: IWorkerInit): Promise<IPyodideModule> {
+async function importPyodide(options: IWorkerBoot): Promise<IPyodideModule> {
   try {
     return (await import(/* webpackIgnore: true */ options.pyodideUrl)) as IPyodideModule;
   } catch (error) {
@@ -159,25 +189,13 @@ async function importPyodide(options: IWorkerInit): Promise<IPyodideModule> {
   }
 }
 
-function pyodideConfig(options: IWorkerInit): { indexURL: string } & Record<string, unknown> {
+function pyodideConfig(options: IWorkerBoot): { indexURL: string } & Record<string, unknown> {
   return {
     indexURL: options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1),
     env: { HOME, ...options.env },
     stdout: (text: string) => console.log('[python]', text),
     stderr: (text: string) => console.warn('[python]', text)
   };
-}
-
-function withInterruptBuffer(py: PyodideAPI, options: IWorkerInit): PyodideAPI {
-  if (options.interruptBuffer) {
-    py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
-  }
-  return py;
-}
-
-async function loadRuntime(options: IWorkerInit): Promise<PyodideAPI> {
-  const module = await importPyodide(options);
-  return withInterruptBuffer(await module.loadPyodide(pyodideConfig(options)), options);
 }
 
 /** What lite/snapshot.mjs made the snapshot from (`snapshot.json`). */
@@ -197,7 +215,7 @@ interface ISnapshotManifest {
  * installs; otherwise undefined (a plain start), with the reason in the console.
  */
 async function snapshotToUse(
-  options: IWorkerInit,
+  options: IWorkerBoot,
   lists: IWheelLists
 ): Promise<ISnapshotManifest | undefined> {
   if (!options.snapshotUrl) {
@@ -245,7 +263,7 @@ async function fetchGzipped(url: string): Promise<Uint8Array> {
  * failure is logged and answered with undefined: the caller then starts Pyodide the plain way.
  */
 async function restoreRuntime(
-  options: IWorkerInit,
+  options: IWorkerBoot,
   manifest: ISnapshotManifest
 ): Promise<PyodideAPI | undefined> {
   try {
@@ -273,7 +291,7 @@ async function restoreRuntime(
     writePack(py, await pack);
     // The snapshot holds the random module's seed: reseed, or every page load draws the same numbers.
     py.runPython('import random; random.seed()');
-    return withInterruptBuffer(py, options);
+    return py;
   } catch (error) {
     console.warn('async-kernel: cannot start from the snapshot; starting without it', error);
     progress('loading-pyodide', `The snapshot failed (${String(error)}); loading Pyodide`);
@@ -334,7 +352,7 @@ interface IWheelDownloads extends IWheelLists {
   bodies: Uint8Array[];
 }
 
-async function fetchWheelLists(options: IWorkerInit): Promise<IWheelLists> {
+async function fetchWheelLists(options: IWorkerBoot): Promise<IWheelLists> {
   const [listed, extra] = await Promise.all([
     fetchWheelList(new URL('index.json', options.wheelsUrl).href, false),
     fetchWheelList(new URL('extra.json', options.wheelsUrl).href, true)
@@ -346,7 +364,7 @@ async function fetchWheelLists(options: IWorkerInit): Promise<IWheelLists> {
 }
 
 /** Fetch every wheel to install, in parallel. */
-async function downloadWheels(options: IWorkerInit, lists: IWheelLists): Promise<IWheelDownloads> {
+async function downloadWheels(options: IWorkerBoot, lists: IWheelLists): Promise<IWheelDownloads> {
   const bodies = await Promise.all(
     lists.files.map(async file => {
       const url = new URL(file, options.wheelsUrl).href;
@@ -376,7 +394,7 @@ function installWheels(py: PyodideAPI, downloads: IWheelDownloads): void {
 }
 
 /** Mount the JupyterLite drive at /drive; return the folder Python starts in. */
-function mountDrive(py: PyodideAPI, options: IWorkerInit): string {
+function mountDrive(py: PyodideAPI, options: IWorkerStart): string {
   const { FS, PATH, ERRNO_CODES } = py as unknown as {
     FS: { mkdirTree(path: string): void; mount(fs: unknown, opts: object, path: string): void };
     PATH: unknown;
@@ -409,7 +427,7 @@ function sitePackages(py: PyodideAPI): string {
   return py.runPython('import site; site.getsitepackages()[0]') as string;
 }
 
-function setupGlue(py: PyodideAPI, files: string[], options: IWorkerInit): void {
+function setupGlue(py: PyodideAPI, files: string[], options: IWorkerBoot): void {
   py.FS.writeFile(`${sitePackages(py)}/_async_kernel_lite.py`, GLUE_SOURCE);
   const glue = py.pyimport('_async_kernel_lite') as PyProxy & {
     setup(files: string[], installFile: (file: string) => void): void;
@@ -418,7 +436,7 @@ function setupGlue(py: PyodideAPI, files: string[], options: IWorkerInit): void 
 }
 
 /** Download one wheel with a synchronous XHR (allowed in workers) and unpack it. */
-function installWheelSync(py: PyodideAPI, options: IWorkerInit, file: string): void {
+function installWheelSync(py: PyodideAPI, options: IWorkerBoot, file: string): void {
   const url = new URL(file, options.wheelsUrl).href;
   const xhr = new XMLHttpRequest();
   xhr.open('GET', url, false);
@@ -465,7 +483,7 @@ function toArrayBuffers(buffers: unknown): ArrayBuffer[] {
 
 /** Send an input_request and block until the reply; returns the reply's JSON. */
 function requestInput(json: string): string {
-  const options = init as IWorkerInit;
+  const options = startOptions as IWorkerStart;
   switch (options.stdinMode) {
     case 'shared':
       return requestInputShared(options, json);
@@ -479,7 +497,7 @@ function requestInput(json: string): string {
   }
 }
 
-function requestInputShared(options: IWorkerInit, json: string): string {
+function requestInputShared(options: IWorkerStart, json: string): string {
   const stdin = options.stdinBuffer as SharedArrayBuffer;
   const control = new Int32Array(stdin, 0, 2);
   Atomics.store(control, STDIN_STATE, STDIN_WAITING);
@@ -498,7 +516,7 @@ function requestInputShared(options: IWorkerInit, json: string): string {
   return new TextDecoder().decode(bytes);
 }
 
-function requestInputServiceWorker(options: IWorkerInit, json: string): string {
+function requestInputServiceWorker(options: IWorkerStart, json: string): string {
   const request = JSON.parse(json) as Record<string, unknown>;
   const xhr = new XMLHttpRequest();
   xhr.open('POST', new URL('api/stdin/kernel', options.baseUrl).href, false);
