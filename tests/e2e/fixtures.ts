@@ -135,10 +135,15 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
-/** Open JupyterLab, start a notebook on "Python (async)" from the launcher, wait until idle. */
-export async function openNotebook(page: Page): Promise<Notebook> {
+/**
+ * Open JupyterLab (unless `navigate` is false: it is open), start a notebook on
+ * "Python (async)" from the launcher, wait until the kernel is idle.
+ */
+export async function openNotebook(page: Page, navigate = true): Promise<Notebook> {
   const notebook = new Notebook(page);
-  await page.goto('lab/index.html');
+  if (navigate) {
+    await page.goto('lab/index.html');
+  }
   await page.locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]').click();
   await expect(notebook.cells()).toHaveCount(1);
   await notebook.waitIdle();

@@ -1,9 +1,11 @@
 /**
- * The kernel starts from the site's Python memory snapshot (lite/snapshot.mjs); a snapshot that
- * cannot be used (here: its download fails) gives a plain start, not a broken kernel.
+ * Start-up: the kernel's worker boots with the page (`prestart`) and the first kernel takes it;
+ * it starts from the site's Python memory snapshot (lite/snapshot.mjs); a snapshot that cannot
+ * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
 import { expect, openNotebook, showLogConsole, test } from './fixtures';
 import type { Notebook } from './fixtures';
+import type { Worker } from '@playwright/test';
 
 async function randomNumber(notebook: Notebook): Promise<string> {
   const cell = await notebook.run('import random\nprint("random:", random.random())');
@@ -34,4 +36,16 @@ test('a snapshot that cannot be downloaded gives a plain start', async ({ page, 
   await expect(log).toContainText(/Installing \d+ wheels/);
   await expect(log).toContainText('Python (async) is ready');
   await expect(log).not.toContainText('from the snapshot');
+});
+
+test('the first kernel takes the worker started with the page', async ({ page }) => {
+  const kernelWorkers = (): Worker[] =>
+    page.workers().filter(worker => worker.url().includes('async-kernel-worker'));
+  await page.goto('lab/index.html');
+  await expect.poll(() => kernelWorkers().length, { timeout: 30_000 }).toBe(1);
+  const [prestarted] = kernelWorkers();
+  const notebook = await openNotebook(page, false);
+  const cell = await notebook.run('print("on the prestarted worker")');
+  await expect(notebook.output(cell)).toContainText('on the prestarted worker');
+  expect(kernelWorkers()).toEqual([prestarted]);
 });
