@@ -146,7 +146,7 @@ async function probeModules(py) {
 }
 
 const IMPORT_ALL = `
-import importlib, json, sys, threading
+import importlib, json, os, threading
 _failed = []
 for _name in json.loads(_snapshot_modules):
     try:
@@ -154,6 +154,8 @@ for _name in json.loads(_snapshot_modules):
     except Exception as exc:  # a module that only imports in a started kernel: left to the kernel
         _failed.append(f"{_name}: {exc!r}")
 assert threading.active_count() == 1, "a thread was started while importing"
+# Under Node, Emscripten names this script in $_: no build-machine path in the site.
+os.environ.pop("_", None)
 del _name
 json.dumps(_failed)
 `;
