@@ -269,7 +269,9 @@ async function restoreRuntime(
   try {
     const module = await importPyodide(options);
     const config = pyodideConfig(options);
-    const snapshot = fetchGzipped(new URL(manifest.file, options.snapshotUrl).href);
+    let snapshot: Promise<Uint8Array> | undefined = fetchGzipped(
+      new URL(manifest.file, options.snapshotUrl).href
+    );
     const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
     snapshot.catch(() => undefined); // awaited by loadPyodide
     pack.catch(() => undefined); // awaited below
@@ -278,7 +280,11 @@ async function restoreRuntime(
     )) as { default: (settings: object) => Promise<{ growMemory(bytes: number): void }> };
     const py = await module.loadPyodide({
       ...config,
-      _loadSnapshot: snapshot,
+      // Pyodide keeps its config for good: hand it a thenable rather than the promise, so the
+      // snapshot's bytes (~55 MB) can be freed once they are in the wasm memory.
+      _loadSnapshot: {
+        then: (...args: Parameters<Promise<Uint8Array>['then']>) => snapshot?.then(...args)
+      },
       // Pyodide copies the snapshot into the wasm memory as it is, and that memory starts
       // smaller: grow it first.
       createPyodideModule: async (settings: object) => {
@@ -287,6 +293,7 @@ async function restoreRuntime(
         return wasm;
       }
     });
+    snapshot = undefined;
     progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
     writePack(py, await pack);
     // The snapshot holds the random module's seed: reseed, or every page load draws the same numbers.
