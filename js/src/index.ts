@@ -82,7 +82,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       extraWheels: settings.extraWheels,
       env: settings.env
     };
-    const spare = settings.prestart ? new SpareWorker(boot) : undefined;
+    let spare: SpareWorker | undefined;
 
     kernelSpecs.register({
       spec: {
@@ -116,8 +116,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
         });
       }
     });
+    if (settings.prestart) {
+      // Once every plugin is active, every kernel is registered: then decide.
+      void app.started.then(() => {
+        if (likelyUsed(kernelSpecs)) {
+          spare = new SpareWorker(boot);
+        }
+      });
+    }
   }
 };
+
+/**
+ * Whether this page will likely start our kernel, so that prestarting is worth its CPU and
+ * memory: the kernel the page asks for (the REPL app's `kernel` URL parameter, else the site's
+ * `defaultKernelName`) is ours, or it names no registered kernel and ours is the only one.
+ */
+function likelyUsed(kernelSpecs: IKernelSpecs): boolean {
+  const names = Object.keys(kernelSpecs.specs?.kernelspecs ?? {});
+  const wanted =
+    new URLSearchParams(location.search).get('kernel') ?? PageConfig.getOption('defaultKernelName');
+  if (names.includes(wanted)) {
+    return wanted === KERNEL_NAME;
+  }
+  return names.length === 1 && names[0] === KERNEL_NAME;
+}
 
 /**
  * One worker started with the page (the `prestart` setting): the first kernel takes it, with

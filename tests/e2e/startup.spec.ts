@@ -5,7 +5,7 @@
  */
 import { expect, openNotebook, showLogConsole, test } from './fixtures';
 import type { Notebook } from './fixtures';
-import type { Worker } from '@playwright/test';
+import type { Page, Worker } from '@playwright/test';
 
 async function randomNumber(notebook: Notebook): Promise<string> {
   const cell = await notebook.run('import random\nprint("random:", random.random())');
@@ -38,14 +38,17 @@ test('a snapshot that cannot be downloaded gives a plain start', async ({ page, 
   await expect(log).not.toContainText('from the snapshot');
 });
 
+/** The page's workers that run our kernel (the bundle webpack emits as async-kernel-worker.*.js). */
+function kernelWorkers(page: Page): Worker[] {
+  return page.workers().filter(worker => worker.url().includes('async-kernel-worker'));
+}
+
 test('the first kernel takes the worker started with the page', async ({ page }) => {
-  const kernelWorkers = (): Worker[] =>
-    page.workers().filter(worker => worker.url().includes('async-kernel-worker'));
   await page.goto('lab/index.html');
-  await expect.poll(() => kernelWorkers().length, { timeout: 30_000 }).toBe(1);
-  const [prestarted] = kernelWorkers();
+  await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(1);
+  const [prestarted] = kernelWorkers(page);
   const notebook = await openNotebook(page, false);
   const cell = await notebook.run('print("on the prestarted worker")');
   await expect(notebook.output(cell)).toContainText('on the prestarted worker');
-  expect(kernelWorkers()).toEqual([prestarted]);
+  expect(kernelWorkers(page)).toEqual([prestarted]);
 });
