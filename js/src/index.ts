@@ -116,10 +116,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         });
       }
     });
-    if (settings.prestart) {
+    if (settings.prestart && wantedKernel() === KERNEL_NAME) {
+      spare = new SpareWorker(boot);
+    } else if (settings.prestart) {
       // Once every plugin is active, every kernel is registered: then decide.
       void app.started.then(() => {
-        if (likelyUsed(kernelSpecs)) {
+        if (onlyKernel(kernelSpecs)) {
           spare = new SpareWorker(boot);
         }
       });
@@ -128,18 +130,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 /**
- * Whether this page will likely start our kernel, so that prestarting is worth its CPU and
- * memory: the kernel the page asks for (the REPL app's `kernel` URL parameter, else the site's
- * `defaultKernelName`) is ours, or it names no registered kernel and ours is the only one.
+ * The kernel this page asks for: the REPL app's `kernel` URL parameter, else the site's
+ * `defaultKernelName`. Prestarting is worth its CPU and memory when it is ours.
  */
-function likelyUsed(kernelSpecs: IKernelSpecs): boolean {
+function wantedKernel(): string {
+  return (
+    new URLSearchParams(location.search).get('kernel') ?? PageConfig.getOption('defaultKernelName')
+  );
+}
+
+/** Whether the kernel the page asks for is not installed and ours is the only kernel. */
+function onlyKernel(kernelSpecs: IKernelSpecs): boolean {
   const names = Object.keys(kernelSpecs.specs?.kernelspecs ?? {});
-  const wanted =
-    new URLSearchParams(location.search).get('kernel') ?? PageConfig.getOption('defaultKernelName');
-  if (names.includes(wanted)) {
-    return wanted === KERNEL_NAME;
-  }
-  return names.length === 1 && names[0] === KERNEL_NAME;
+  return !names.includes(wantedKernel()) && names.length === 1 && names[0] === KERNEL_NAME;
 }
 
 /**

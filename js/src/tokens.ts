@@ -43,7 +43,7 @@ export interface IKernelSettings {
   /**
    * Start loading Python in a worker as soon as the page loads, before a notebook or console
    * asks for the kernel; the first kernel takes that worker. Only on pages likely to use this
-   * kernel (see `likelyUsed` in index.ts). Unclaimed for two minutes, it is terminated.
+   * kernel (see `wantedKernel` in index.ts). Unclaimed for two minutes, it is terminated.
    */
   prestart: boolean;
 }
