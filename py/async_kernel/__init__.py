@@ -2,10 +2,27 @@
 
 The public surface is small: the kernel core (:class:`Kernel`), the settings that configure it
 (:class:`KernelSettings`), and the transports in :mod:`async_kernel.transports`.
+
+The core is imported on first use, so that ``python -m async_kernel`` runs its first instruction (taking
+over SIGINT) before anything slow is imported.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__ as __version__
-from .kernel import Kernel as Kernel
-from .kernel import KernelSettings as KernelSettings
+
+if TYPE_CHECKING:
+    from .kernel import Kernel as Kernel
+    from .kernel import KernelSettings as KernelSettings
 
 __all__ = ("Kernel", "KernelSettings", "__version__")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Kernel", "KernelSettings"):
+        from . import kernel
+
+        return getattr(kernel, name)
+    raise AttributeError(f"module 'async_kernel' has no attribute {name!r}")

@@ -13,6 +13,7 @@ from types import FrameType
 
 import anyio
 
+from . import interrupts
 from .kernel import Kernel, KernelSettings
 from .scheduler import Runner
 from .transports.zmq import ZmqTransport
@@ -43,8 +44,14 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
     kernel = Kernel(transport, settings, main=main, aux=aux, interrupt=interrupt, shutdown=shutdown)
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if kernel.on_sigint(frame):
-            raise KeyboardInterrupt
+        # A signal handler that raises anything but the KeyboardInterrupt asked for would kill the main thread.
+        try:
+            raise_now = kernel.on_sigint(frame)
+        except Exception:
+            log.exception("Error while handling SIGINT")
+            return
+        if raise_now:
+            interrupts.raise_or_defer()
 
     signal.signal(signal.SIGINT, on_sigint)
     transport.start(kernel)

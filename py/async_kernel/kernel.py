@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiologic
@@ -134,6 +134,7 @@ class Kernel:
         self._abort_before: dict[Any, float] = {}
         self._running: dict[Any, anyio.CancelScope] = {}
         self._shell_ready = aiologic.Event()
+        self._run_code: CodeType | None = None  # InteractiveShell.run_code, once IPython is imported
         self.shell: KernelShell | None = None
         self.comm_manager: CommManager | None = None
         self.streams: list[OutStream] = []
@@ -171,6 +172,7 @@ class Kernel:
             # No subprocesses either: %%bash, %%script and friends cannot run, and building their
             # parsers is half the shell's start-up time there.
             profile["config"].ScriptMagics.script_magics = []
+        self._run_code = KernelShell.run_code.__code__
         shell = KernelShell.instance(kernel=self, **{**profile, **shell_kwargs})
         shell.Completer.use_jedi = self.settings.use_jedi
         shell.run_startup_files()
@@ -194,27 +196,48 @@ class Kernel:
         self._runners[runner_name].submit(key, partial(self._serve, channel, msg, arrived, key, handler))
 
     async def _serve(self, channel: str, msg: Message, arrived: float, key: tuple[Any, ...], handler: Handler) -> None:
+        """Run one request between ``busy`` and ``idle``; whatever happens, the client gets both and a reply."""
         token = context.parent.set(msg)
+        msg_type = msg["header"]["msg_type"]
         try:
             self._status("busy", msg)
             try:
                 content = await handler(msg, arrived, key)
             except RemoteProtocolError as exc:  # the client's mistake: no kernel traceback in the log
-                log.error("Bad %s: %s", msg["header"]["msg_type"], exc)
+                log.error("Bad %s: %s", msg_type, exc)
                 content = error_content(exc)
             except Exception as exc:
-                log.exception("Error handling %s", msg["header"]["msg_type"])
+                log.exception("Error handling %s", msg_type)
                 content = error_content(exc)
-            self.flush_streams()
+            self._flush_streams_safely()
             if content is not None:
-                reply = self.session.msg(reply_type(msg["header"]["msg_type"]), content, msg)
-                reply["idents"] = msg.get("idents", [])
-                if "status" in content:
-                    reply["metadata"]["status"] = content["status"]
-                self.transport.send(channel, reply)  # type: ignore[arg-type]
-            self._status("idle", msg)
+                self._reply(channel, msg, content)
         finally:
-            context.parent.reset(token)
+            try:
+                self._status("idle", msg)
+            finally:
+                context.parent.reset(token)
+
+    def _reply(self, channel: str, request: Message, content: dict[str, Any]) -> None:
+        msg_type = reply_type(request["header"]["msg_type"])
+        try:
+            self.transport.send(channel, self._reply_msg(msg_type, request, content))  # type: ignore[arg-type]
+        except Exception as exc:  # content the wire cannot carry (say, a value a user expression made)
+            log.exception("Could not send the %s to %s", msg_type, request["header"]["msg_id"])
+            self.transport.send(channel, self._reply_msg(msg_type, request, error_content(exc)))  # type: ignore[arg-type]
+
+    def _reply_msg(self, msg_type: str, request: Message, content: dict[str, Any]) -> Message:
+        reply = self.session.msg(msg_type, content, request)
+        reply["idents"] = request.get("idents", [])
+        if "status" in content:
+            reply["metadata"]["status"] = content["status"]
+        return reply
+
+    def _flush_streams_safely(self) -> None:
+        try:
+            self.flush_streams()
+        except Exception:
+            log.exception("Could not publish buffered output")
 
     # -- outgoing ----------------------------------------------------------------------------------
     def _status(self, state: str, parent: Message) -> None:
@@ -222,7 +245,7 @@ class Kernel:
 
     def flush_streams(self) -> None:
         for stream in self.streams:
-            stream.flush()
+            stream.flush_now()
 
     def publish(
         self,
@@ -245,12 +268,13 @@ class Kernel:
 
     def request_input(self, prompt: str, password: bool) -> str:
         """Ask the front end for a line of input; blocks the calling thread."""
+        self.flush_streams()  # what was printed before the prompt shows before it
         parent = context.current_parent()
         request = self.session.msg("input_request", {"prompt": prompt, "password": password}, parent)
         if parent is not None:  # a client's stdin socket has the identity of its shell socket
             request["idents"] = parent.get("idents", [])
-        reply = self.transport.request_input(request)
-        value = reply.get("content", {}).get("value")
+        reply = validate(self.transport.request_input(request))
+        value = reply["content"].get("value")
         if not isinstance(value, str):
             raise RemoteProtocolError("input_reply without a string 'value'")
         return value
@@ -269,11 +293,12 @@ class Kernel:
 
         When a cell's code is running synchronously on the main thread (``time.sleep``, a loop,
         ``input()``) the signal raises KeyboardInterrupt in it. Otherwise the main loop is idle or a cell
-        is awaiting: the awaiting execute is cancelled, and shown as interrupted.
+        is awaiting: the awaiting execute is cancelled, and shown as interrupted. Before the shell exists
+        (start-up) there is nothing to interrupt. Safe at any moment: it imports nothing and only queues work.
         """
-        from IPython.core.interactiveshell import InteractiveShell
-
-        run_code = InteractiveShell.run_code.__code__
+        run_code = self._run_code
+        if run_code is None:
+            return False
         while frame is not None:
             if frame.f_code is run_code:
                 return True

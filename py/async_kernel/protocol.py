@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import uuid
 from datetime import UTC, datetime
@@ -48,12 +49,19 @@ class RemoteProtocolError(ValueError):
     """A message from a client breaks the protocol (bad JSON, missing fields, ...)."""
 
 
+#: what parsing hostile JSON may raise: bad syntax or encoding (ValueError), nesting deeper than the parser's
+#: recursion limit (RecursionError; orjson reports that as a ValueError)
+PARSE_ERRORS = (ValueError, RecursionError)
+
 try:  # orjson is several times faster; the standard library is the fallback
     import orjson
 
     def dumps(obj: Any) -> bytes:
-        """Serialize to UTF-8 JSON bytes."""
-        return orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        """Serialize to UTF-8 JSON bytes (see :func:`_dumps_fallback` for what orjson refuses)."""
+        try:
+            return orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # lone surrogates, integers beyond 64 bits, nesting deeper than 254
+            return _dumps_fallback(obj)
 
     def loads(data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON bytes or text."""
@@ -63,14 +71,44 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent (Pyod
     _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=lambda o: _json_default(o))
 
     def dumps(obj: Any) -> bytes:
-        """Serialize to UTF-8 JSON bytes."""
-        return _encoder.encode(obj).encode()
+        """Serialize to UTF-8 JSON bytes (see :func:`_dumps_fallback` for what this fast path refuses)."""
+        try:
+            return _encoder.encode(obj).encode()
+        except ValueError:  # NaN or infinity (UnicodeEncodeError, for lone surrogates, is a ValueError too)
+            return _dumps_fallback(obj)
 
     def loads(data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON bytes or text."""
         if isinstance(data, memoryview):
             data = bytes(data)
         return json.loads(data)
+
+
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=lambda o: _json_default(o))
+
+
+def _dumps_fallback(obj: Any) -> bytes:
+    """The slow path for values the fast one refuses; the output is always strict JSON.
+
+    Lone surrogates (which Python strings may hold, e.g. decoded from a ``\\ud800`` escape) are written as
+    escapes, not-a-number and infinities as ``null`` (as orjson does), big integers as they are. Nesting
+    deeper than the interpreter's recursion limit still raises (RecursionError).
+    """
+    try:
+        return _ascii_encoder.encode(obj).encode()
+    except ValueError:
+        return _ascii_encoder.encode(_finite(obj)).encode()
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every float that is not finite replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def _json_default(obj: Any) -> Any:
@@ -131,12 +169,15 @@ class Session:
 
 
 _REQUIRED_HEADER = ("msg_id", "msg_type")
+_OPTIONAL_HEADER = ("session", "username", "date", "version")
 
 
 def validate(msg: Any) -> Message:
     """Check that a decoded message has the shape the kernel relies on; fill optional parts.
 
-    Raises :class:`RemoteProtocolError` naming what is wrong.
+    Raises :class:`RemoteProtocolError` naming what is wrong. A header that passes can be sent back as
+    the parent header of replies: its standard fields are strings (``subshell_id`` a string or null) and
+    the whole of it serializes.
     """
     if not isinstance(msg, dict):
         raise RemoteProtocolError(f"a message must be a JSON object, not {type(msg).__name__}")
@@ -146,10 +187,18 @@ def validate(msg: Any) -> Message:
     for key in _REQUIRED_HEADER:
         if not isinstance(header.get(key), str) or not header[key]:
             raise RemoteProtocolError(f"message header lacks a string {key!r}")
-    header.setdefault("session", "")
-    header.setdefault("username", "")
-    header.setdefault("date", "")
-    header.setdefault("version", PROTOCOL_VERSION)
+    for key in _OPTIONAL_HEADER:
+        value = header.setdefault(key, "" if key != "version" else PROTOCOL_VERSION)
+        if not isinstance(value, str):
+            raise RemoteProtocolError(f"message header {key!r} must be a string, not {type(value).__name__}")
+    subshell = header.get("subshell_id")
+    if subshell is not None and not isinstance(subshell, str):
+        kind = type(subshell).__name__
+        raise RemoteProtocolError(f"message header 'subshell_id' must be a string or null, not {kind}")
+    try:
+        dumps(header)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RemoteProtocolError(f"message header cannot be echoed back in replies: {exc}") from None
     for key in ("parent_header", "metadata", "content"):
         value = msg.get(key)
         if value is None:

@@ -76,14 +76,18 @@ class Runner:
     async def run(self) -> None:
         """Serve until :meth:`stop`; returns when every serving task has ended."""
         self._threadsafe = _threadsafe_caller()
-        async with anyio.create_task_group() as tg:
-            self._task_group = tg
-            while True:
-                func = await self._inbox.async_get()
-                try:
-                    func()
-                except Exception:
-                    log.exception("Unhandled error in a call on %s", self.name)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                while True:
+                    func = await self._inbox.async_get()
+                    try:
+                        func()
+                    except Exception:
+                        log.exception("Unhandled error in a call on %s", self.name)
+        finally:
+            # the loop is about to close: later calls wait in the inbox instead of failing in the caller
+            self._threadsafe = None
 
     def stop(self) -> None:
         """Cancel every serving task. Thread-safe."""

@@ -56,8 +56,6 @@ class KernelDisplayHook(DisplayHook):
         self._content["metadata"] = md_dict or {}
 
     def finish_displayhook(self) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
         if "data" in self._content:
             self.kernel.publish("execute_result", self._content)
         self._content = {}
@@ -157,8 +155,6 @@ class KernelShell(InteractiveShell):
         super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
 
     def _showtraceback(self, etype: type[BaseException], evalue: BaseException, stb: list[str]) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
         self.last_traceback = list(stb)
         content = {"traceback": self.last_traceback, "ename": etype.__name__, "evalue": str(evalue)}
         self.kernel.publish("error", content)
@@ -183,8 +179,6 @@ class KernelShell(InteractiveShell):
     def _read(self, prompt: str, password: bool) -> str:
         if not allow_stdin.get():
             raise StdinNotImplementedError("input() was called, but this frontend does not support input requests.")
-        sys.stdout.flush()
-        sys.stderr.flush()
         return self.kernel.request_input(prompt, password)
 
     # -- running cells ------------------------------------------------------------------------------

@@ -6,18 +6,24 @@ Guarantees:
   (the parent is read from :data:`async_kernel.context.parent` at write time);
 * a write is sent at most ``interval`` seconds later (a timer flushes), or at once when the buffer
   holds ``max_buffer`` characters;
-* :meth:`OutStream.flush` sends everything buffered before it returns; the kernel calls it before
-  every other message it publishes for a request, so streams never overtake results or status.
+* :meth:`OutStream.flush` (what ``print(..., flush=True)`` calls) sends at once if nothing was sent for
+  ``interval`` seconds, else leaves it to the timer: a loop of flushed prints makes at most one message
+  per interval, not one per print;
+* :meth:`OutStream.flush_now` sends everything buffered before it returns; the kernel calls it before
+  every other message it publishes for a request, so streams never overtake results or status;
+* a KeyboardInterrupt never lands between taking text from the buffer and publishing it, nor between
+  marking a timer as scheduled and scheduling it (see :mod:`async_kernel.interrupts`).
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import context
+from . import context, interrupts
 
 if TYPE_CHECKING:
     from .protocol import Message
@@ -49,6 +55,7 @@ class OutStream(io.TextIOBase):
         self._parts: list[tuple[Message | None, str]] = []
         self._size = 0
         self._scheduled = False
+        self._last_send = -float("inf")
         self._lock = threading.Lock()  # guards the buffer
         self._send_lock = threading.Lock()  # keeps concurrent flushes in order
 
@@ -76,36 +83,54 @@ class OutStream(io.TextIOBase):
         if not text:
             return 0
         parent = context.current_parent()
-        with self._lock:
-            self._parts.append((parent, text))
-            self._size += len(text)
-            full = self._size >= self._max_buffer
-            schedule = not full and not self._scheduled
-            if schedule:
-                self._scheduled = True
-        if full:
-            self.flush()
-        elif schedule:
-            self._schedule(self._interval, self._on_timer)
+        with interrupts.deferred:
+            with self._lock:
+                self._parts.append((parent, text))
+                self._size += len(text)
+                full = self._size >= self._max_buffer
+            if full:
+                self.flush_now()
+            elif not self._scheduled:  # read without the lock: _schedule_flush checks again under it
+                self._schedule_flush(self._interval)
         return len(text)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
+    def _schedule_flush(self, delay: float) -> None:
+        with interrupts.deferred:
+            with self._lock:
+                if self._scheduled:
+                    return
+                self._scheduled = True
+            self._schedule(delay, self._on_timer)
+
     def _on_timer(self) -> None:
         with self._lock:
             self._scheduled = False
-        self.flush()
+        self.flush_now()
 
     def flush(self) -> None:
+        """Send soon: now if nothing was sent for ``interval`` seconds, else when the interval is over."""
+        if not self._parts:
+            return
+        wait = self._last_send + self._interval - time.monotonic()
+        if wait <= 0:
+            self.flush_now()
+        else:
+            self._schedule_flush(wait)
+
+    def flush_now(self) -> None:
+        """Send everything buffered before returning."""
         if not self._parts:  # the common case, called before every message the kernel publishes
             return
-        with self._send_lock:
+        with interrupts.deferred, self._send_lock:
             with self._lock:
                 parts, self._parts, self._size = self._parts, [], 0
             if not parts:
                 return
+            self._last_send = time.monotonic()
             # one message per run of writes that share a parent
             start = 0
             for i in range(1, len(parts) + 1):

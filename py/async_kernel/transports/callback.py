@@ -40,6 +40,41 @@ def _to_bytes(buffer: Any) -> bytes:
     return to_bytes() if to_bytes is not None else bytes(buffer)
 
 
+def _decode(msg: str | bytes) -> dict[str, Any]:
+    """The message as a dict; :class:`RemoteProtocolError` for anything that is not a JSON object."""
+    try:
+        decoded = loads(msg)
+    except RecursionError as exc:  # the standard json module (Pyodide has no orjson) on deep nesting
+        raise RemoteProtocolError("JSON nested too deeply") from exc
+    except (ValueError, TypeError) as exc:
+        raise RemoteProtocolError(f"not JSON text: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise RemoteProtocolError("a message must be a JSON object")
+    return decoded
+
+
+def _channel(decoded: dict[str, Any]) -> str:
+    """Remove and return the ``channel`` key (``shell`` when absent); iopub is the kernel's to send on."""
+    channel = decoded.pop("channel", "shell")
+    if not isinstance(channel, str) or channel not in CHANNELS or channel == "iopub":
+        raise RemoteProtocolError(f"unknown channel {channel!r:.80}")
+    return channel
+
+
+def _describe(decoded: Any) -> str:
+    """``a <msg_type> message <msg_id>`` for a log line, with what the header lets us read.
+
+    Only strings are shown, shortened and escaped (``repr``), so that no value (huge, nested, lone
+    surrogates) can make the log line itself fail.
+    """
+    header = decoded.get("header") if isinstance(decoded, dict) else None
+    if not isinstance(header, dict):
+        return "a message"
+    msg_type, msg_id = header.get("msg_type"), header.get("msg_id")
+    text = f"a {msg_type[:80]!r} message" if isinstance(msg_type, str) else "a message"
+    return f"{text} {msg_id[:80]!r}" if isinstance(msg_id, str) else text
+
+
 class CallbackTransport:
     """Implements the core's transport interface on top of a ``send`` callable."""
 
@@ -88,22 +123,31 @@ class CallbackKernel:
         self._task = task
 
     def handle_msg(self, msg: str | bytes, buffers: Iterable[Any] = ()) -> None:
-        """Take one message from the front end. Never raises: bad input is logged."""
+        """Take one message from the front end. Returns at once and never raises.
+
+        A message that cannot be decoded or routed is dropped, logged on the ``async_kernel`` logger with
+        its type and id as far as they can be read, and the kernel goes on serving. A client's mistake
+        (not JSON, nested too deeply, not an object, an unknown channel) is one error line; anything the
+        kernel core raises while taking a valid-looking message is a bug and is logged with its traceback.
+        """
+        decoded: Any = None
         try:
-            decoded = loads(msg)
-            if not isinstance(decoded, dict):
-                raise RemoteProtocolError("a message must be a JSON object")
-            channel = decoded.pop("channel", "shell")
-            if channel not in CHANNELS or channel == "iopub":
-                raise RemoteProtocolError(f"unknown channel {channel!r}")
+            decoded = _decode(msg)
+            channel = _channel(decoded)
             decoded["buffers"] = [_to_bytes(b) for b in (buffers or ())]
-        except (ValueError, TypeError) as exc:
-            log.error("Dropped a message from the front end: %s", exc)
+        except RemoteProtocolError as exc:
+            log.error("Dropped %s from the front end: %s", _describe(decoded), exc)
+            return
+        except Exception:
+            log.exception("Dropped %s from the front end: could not decode it", _describe(decoded))
             return
         if channel == "stdin":
-            log.warning("Ignored a stdin message outside an input request")
+            log.warning("Ignored %s: a stdin message outside an input request", _describe(decoded))
             return
-        self.kernel.receive(channel, decoded)
+        try:
+            self.kernel.receive(channel, decoded)
+        except Exception:
+            log.exception("Dropped %s: the kernel failed to take it", _describe(decoded))
 
     def interrupt(self) -> None:
         """Cancel the cell that is awaiting, if any."""

@@ -1,0 +1,55 @@
+"""KeyboardInterrupt that waits for the end of a short critical section.
+
+An interrupt raises KeyboardInterrupt in whatever the main thread runs at that instant (``time.sleep`` in a
+cell, say). Some kernel code must not be cut in half: a "wake-up pending" or "flush scheduled" flag set
+without the action it promises would stall replies or output for good, and text taken from a stream's buffer
+but not yet published would be lost. Such code runs inside :data:`deferred`; an interrupt that lands there
+is held and raised when the outermost section ends. Sections are short (appending to a queue, publishing
+buffered text; at worst waiting a few seconds for room in the outbox), so an interrupt is late by at most
+that much and never lost.
+
+The SIGINT handler asks :func:`raise_or_defer` instead of raising itself. State is per thread, and Python
+runs signal handlers on the main thread only, so sections on other threads never hold an interrupt.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+
+class _State(threading.local):
+    depth = 0
+    pending = False
+
+
+_state = _State()
+
+
+class _Deferred:
+    """Context manager: hold KeyboardInterrupt raised by :func:`raise_or_defer` until the block ends."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _state.depth += 1
+
+    def __exit__(self, etype: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        # Decrement first: a signal handled after this line raises by itself; one handled before it set
+        # ``pending``, which the next line sees.
+        _state.depth -= 1
+        if _state.pending and not _state.depth:
+            _state.pending = False
+            raise KeyboardInterrupt  # the interrupt the user asked for wins over an error in the section
+
+
+#: ``with deferred: ...`` — see the module docstring; nestable, reusable, cheap (no allocation)
+deferred = _Deferred()
+
+
+def raise_or_defer() -> None:
+    """Raise KeyboardInterrupt now, or when the current critical section ends. Call from a SIGINT handler."""
+    if _state.depth:
+        _state.pending = True
+        return
+    raise KeyboardInterrupt
