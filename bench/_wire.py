@@ -112,6 +112,17 @@ class Wire:
         for sock in self.sockets.values():
             self._poller.register(sock, zmq.POLLIN)
 
+    def replace_socket(self, channel: str, sock: zmq.Socket | None) -> None:
+        """Read `sock` for `channel` from now on; with None stop reading `channel` (its socket is left as it is)."""
+        old = self.sockets.pop(channel, None)
+        if old is not None:
+            self._poller.unregister(old)
+            del self._names[old]
+        if sock is not None:
+            self.sockets[channel] = sock
+            self._names[sock] = channel
+            self._poller.register(sock, zmq.POLLIN)
+
     # -- sending ---------------------------------------------------------------------------------------------
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         """Send one request and return its msg_id."""
@@ -119,12 +130,19 @@ class Wire:
         self.sockets[channel].send_multipart(frames)
         return msg_id
 
-    def execute(self, code: str, *, silent: bool = False, store_history: bool = True) -> str:
+    def execute(
+        self,
+        code: str,
+        *,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+    ) -> str:
         content = {
             "code": code,
             "silent": silent,
             "store_history": store_history,
-            "user_expressions": {},
+            "user_expressions": user_expressions or {},
             "allow_stdin": False,
             "stop_on_error": True,
         }

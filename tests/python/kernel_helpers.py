@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 import time
@@ -86,15 +87,24 @@ class KernelHandle:
                 return msg
 
 
-def start_kernel(tmp: Path, argv_extra: list[str] | None = None, interrupt_mode: str = "signal") -> KernelHandle:
+def start_kernel(
+    tmp: Path,
+    argv_extra: list[str] | None = None,
+    interrupt_mode: str = "signal",
+    env: dict[str, str] | None = None,
+    before_ready: Callable[[KernelManager], None] | None = None,
+) -> KernelHandle:
+    """Start a kernel and wait until it answers kernel_info (``before_ready`` runs between the two)."""
     root = make_spec_dir(tmp / "kernels", "test-async", argv_extra or [], interrupt_mode)
     km = KernelManager(kernel_name="test-async", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root)]))
-    km.start_kernel()
+    km.start_kernel(**({"env": {**os.environ, **env}} if env else {}))
     kc = km.client()
     kc.start_channels()
     try:
+        if before_ready is not None:
+            before_ready(km)
         kc.wait_for_ready(timeout=TIMEOUT)
-    except RuntimeError:
+    except BaseException:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
         raise
@@ -112,3 +122,13 @@ def output_types(iopub: list[dict]) -> list[str]:
 
 def stream_text(iopub: list[dict], name: str = "stdout") -> str:
     return "".join(m["content"]["text"] for m in iopub if m["msg_type"] == "stream" and m["content"]["name"] == name)
+
+
+#: a folder whose ``orjson`` module refuses to import: on PYTHONPATH, the kernel runs on the standard json module
+NO_ORJSON = Path(__file__).parent / "no_orjson"
+
+
+def without_orjson() -> dict[str, str]:
+    """Environment for a kernel process that cannot import orjson (as after a plain ``pip install``)."""
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": str(NO_ORJSON) + (os.pathsep + path if path else "")}
