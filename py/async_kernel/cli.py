@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         where.add_argument("--prefix", help="under PREFIX/share/jupyter/kernels")
         cmd.add_argument("--name", default=kernelspec.KERNEL_NAME, help="kernelspec name (default: %(default)s)")
         if name == "install":
-            cmd.add_argument("--display-name", default=kernelspec.DISPLAY_NAME, help="name shown in menus")
+            cmd.add_argument(
+                "--display-name", help="name shown in menus (default: 'Python 3 (NAME)', plus the backend)"
+            )
             cmd.add_argument("--backend", dest="spec_backend", choices=["asyncio", "trio"], help="event loop")
     return parser
 

@@ -32,6 +32,14 @@ def kernel_json(
     }
 
 
+def display_name_for(name: str, backend: str | None) -> str:
+    """The name shown in menus when none is given: it tells specs installed side by side apart."""
+    if name == KERNEL_NAME and not backend:
+        return DISPLAY_NAME
+    label = name if not backend or backend in name else f"{name}, {backend}"
+    return f"Python 3 ({label})"
+
+
 def data_dir(user: bool, prefix: str | None) -> Path:
     """The ``kernels`` folder a spec goes into, as jupyter_client looks for it."""
     if prefix:
@@ -48,10 +56,13 @@ def install(
     user: bool = False,
     prefix: str | None = None,
     name: str = KERNEL_NAME,
-    display_name: str = DISPLAY_NAME,
+    display_name: str | None = None,
     backend: str | None = None,
 ) -> Path:
     """Write the kernelspec (kernel.json and logos) and return its folder.
+
+    Without ``display_name`` the spec is shown as ``Python 3 (NAME)`` (plus the backend unless the name
+    says it), so that ``--name async-trio --backend trio`` does not look like the default spec in menus.
 
     A spec installed outside this environment names this interpreter explicitly, so that it keeps
     working from a Jupyter installed elsewhere.
@@ -61,6 +72,7 @@ def install(
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / name
         staged.mkdir()
+        display_name = display_name or display_name_for(name, backend)
         (staged / "kernel.json").write_text(json.dumps(kernel_json(display_name, backend, python), indent=2))
         for logo in RESOURCES.iterdir():
             shutil.copy(logo, staged / logo.name)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import getpass
+import inspect
 import os
 import sys
 from contextvars import ContextVar
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import page, payloadpage
@@ -38,6 +40,23 @@ def _cancellation_types() -> tuple[type[BaseException], ...]:
     if trio is not None:
         types.append(trio.Cancelled)
     return tuple(types)
+
+
+def _close_unstarted_coroutines(tb: TracebackType | None) -> None:
+    """Close the coroutine a failed ``asyncio.run(coro())`` or ``loop.run_until_complete(coro())`` was given.
+
+    Both refuse to run inside the kernel's running loop before they touch their argument. The traceback
+    (kept for ``%debug``) holds the coroutine, so its "coroutine ... was never awaited" warning would appear
+    much later, in the output of whichever cell drops that traceback. The cell's own error already says what
+    went wrong.
+    """
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_globals.get("__name__") in ("asyncio.runners", "asyncio.base_events"):
+            for value in list(frame.f_locals.values()):
+                if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED:
+                    value.close()
+        tb = tb.tb_next
 
 
 class KernelDisplayHook(DisplayHook):
@@ -145,13 +164,14 @@ class KernelShell(InteractiveShell):
         running_compiled_code: bool = False,
     ) -> None:
         """Show an interrupted cell's cancellation as the KeyboardInterrupt the user asked for."""
-        if self.interrupted:
-            try:
-                etype, _value, tb = self._get_exc_info(exc_tuple)
-            except ValueError:
-                etype = None
-            if etype is not None and issubclass(etype, _cancellation_types()):
-                exc_tuple = (KeyboardInterrupt, KeyboardInterrupt(), tb)
+        try:
+            etype, _value, tb = self._get_exc_info(exc_tuple)
+        except ValueError:
+            etype, tb = None, None
+        if etype is not None and self.interrupted and issubclass(etype, _cancellation_types()):
+            exc_tuple = (KeyboardInterrupt, KeyboardInterrupt(), tb)
+        elif etype is RuntimeError:
+            _close_unstarted_coroutines(tb)
         super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
 
     def _showtraceback(self, etype: type[BaseException], evalue: BaseException, stb: list[str]) -> None:

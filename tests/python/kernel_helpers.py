@@ -111,6 +111,20 @@ def start_kernel(
     return KernelHandle(km, kc)
 
 
+def first_kernel_info(kc: BlockingKernelClient, timeout: float = TIMEOUT) -> None:
+    """Return as soon as a (re)started kernel answers a kernel_info_request (asked every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg_id = kc.kernel_info()
+        try:
+            while True:
+                if kc.get_shell_msg(timeout=0.01)["parent_header"].get("msg_id") == msg_id:
+                    return
+        except queue.Empty:
+            continue
+    raise TimeoutError(f"no kernel_info_reply within {timeout}s")
+
+
 def stop_kernel(handle: KernelHandle) -> None:
     handle.kc.stop_channels()
     handle.km.shutdown_kernel(now=False)

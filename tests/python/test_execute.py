@@ -124,3 +124,13 @@ def test_matplotlib_inline_figure(kernel: KernelHandle):
 def test_exit_asks_the_front_end(kernel: KernelHandle):
     reply, _ = kernel.execute("exit")
     assert {"source": "ask_exit", "keepkernel": False} in reply["content"]["payload"]
+
+
+def test_asyncio_run_in_a_cell_leaves_no_warning_for_the_next_cell(kernel: KernelHandle):
+    reply, _ = kernel.execute("import asyncio\nasync def job(): pass\nasyncio.run(job())")
+    assert reply["content"]["ename"] == "RuntimeError"
+    reply, _ = kernel.execute("loop = asyncio.get_running_loop()\nloop.run_until_complete(job())")
+    assert reply["content"]["ename"] == "RuntimeError"
+    for code in ("1/0", "import gc; gc.collect(); print('next')"):  # the error drops the last traceback
+        _, iopub = kernel.execute(code)
+        assert stream_text(iopub, "stderr") == ""

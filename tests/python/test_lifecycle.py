@@ -67,6 +67,20 @@ def test_install_and_uninstall_a_kernelspec(tmp_path: Path):
     assert "No kernelspec named 'ak-test'" in again.stderr
 
 
+def test_a_named_kernelspec_says_so_in_menus(tmp_path: Path):
+    kernels = tmp_path / "share" / "jupyter" / "kernels"
+    for args, shown in (
+        (["--name", "async-trio", "--backend", "trio"], "Python 3 (async-trio)"),
+        (["--backend", "trio"], "Python 3 (async, trio)"),
+        (["--name", "mine"], "Python 3 (mine)"),
+        ([], "Python 3 (async)"),
+    ):
+        result = cli("install", "--prefix", str(tmp_path), *args)
+        assert result.returncode == 0, result.stderr
+        name = args[args.index("--name") + 1] if "--name" in args else "async"
+        assert json.loads((kernels / name / "kernel.json").read_text())["display_name"] == shown
+
+
 def test_the_installed_package_ships_the_async_kernelspec():
     spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "async" / "kernel.json"
     content = json.loads(spec.read_text())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client import KernelManager
-from kernel_helpers import TIMEOUT, KernelHandle, start_kernel, stop_kernel, stream_text
+from kernel_helpers import TIMEOUT, KernelHandle, first_kernel_info, start_kernel, stop_kernel, stream_text
 
 REPEAT = int(os.environ.get("AK_SIGNAL_REPEAT", "5"))
 
@@ -50,11 +50,13 @@ def test_interrupts_during_start_up_are_harmless(tmp_path: Path):
         assert exit_code(process) == 0
 
 
-def test_shutdowns_right_after_start_exit_cleanly(tmp_path: Path):
+def test_shutdowns_right_after_the_first_kernel_info_exit_cleanly(tmp_path: Path):
     codes = []
     for attempt in range(REPEAT):
         handle = start_kernel(tmp_path / str(attempt))
+        handle.km.restart_kernel(now=True)  # a fresh process, not waited for
         process = handle.km.provisioner.process
+        first_kernel_info(handle.kc)
         stop_kernel(handle)  # interrupt, shutdown_request, wait
         codes.append(exit_code(process))
     assert codes == [0] * REPEAT
@@ -66,9 +68,10 @@ def test_double_restarts_exit_cleanly(tmp_path: Path):
     try:
         for _ in range(2 * REPEAT):
             process = handle.km.provisioner.process
+            first_kernel_info(handle.kc)  # each restart comes right after the kernel's first kernel_info reply
             handle.km.restart_kernel(now=False)
             codes.append(exit_code(process))
-            handle.kc.wait_for_ready(timeout=TIMEOUT)  # the next restart comes right after the first kernel_info
+        handle.kc.wait_for_ready(timeout=TIMEOUT)
     finally:
         stop_kernel(handle)
     assert codes == [0] * (2 * REPEAT)
