@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 import anyio
 
@@ -43,17 +42,7 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
 
     kernel = Kernel(transport, settings, main=main, aux=aux, interrupt=interrupt, shutdown=shutdown)
 
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        # A signal handler that raises anything but the KeyboardInterrupt asked for would kill the main thread.
-        try:
-            raise_now = kernel.on_sigint(frame)
-        except Exception:
-            log.exception("Error while handling SIGINT")
-            return
-        if raise_now:
-            interrupts.raise_or_defer()
-
-    signal.signal(signal.SIGINT, on_sigint)
+    interrupts.install_sigint_handler(kernel.on_sigint)
     transport.start(kernel)
     aux_thread = threading.Thread(target=anyio.run, args=(aux.run,), name="async-kernel-aux", daemon=True)
     aux_thread.start()

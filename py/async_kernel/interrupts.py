@@ -8,14 +8,20 @@ is held and raised when the outermost section ends. Sections are short (appendin
 buffered text; at worst waiting a few seconds for room in the outbox), so an interrupt is late by at most
 that much and never lost.
 
-The SIGINT handler asks :func:`raise_or_defer` instead of raising itself. State is per thread, and Python
+The SIGINT handler (:func:`install_sigint_handler`, natively and in Pyodide, where the interrupt buffer
+ends in the same handler) asks :func:`raise_or_defer` instead of raising itself. State is per thread, and Python
 runs signal handlers on the main thread only, so sections on other threads never hold an interrupt.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
-from types import TracebackType
+from collections.abc import Callable
+from types import FrameType, TracebackType
+
+log = logging.getLogger("async_kernel")
 
 
 class _State(threading.local):
@@ -53,3 +59,22 @@ def raise_or_defer() -> None:
         _state.pending = True
         return
     raise KeyboardInterrupt
+
+
+def install_sigint_handler(decide: Callable[[FrameType | None], bool]) -> None:
+    """Handle SIGINT by asking ``decide(frame)`` whether to raise KeyboardInterrupt (held in critical sections).
+
+    The handler raises nothing else: an exception from ``decide`` is logged, since any other exception raised
+    by a signal handler would end up in whatever the main thread was doing, kernel code included.
+    """
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        try:
+            raise_now = decide(frame)
+        except Exception:
+            log.exception("Error while handling SIGINT")
+            return
+        if raise_now:
+            raise_or_defer()
+
+    signal.signal(signal.SIGINT, on_sigint)

@@ -102,6 +102,18 @@ _UNKNOWN = (_AUX, "unknown", "_unknown")
 Handler = Callable[[Message, float, tuple[Any, ...]], Awaitable[dict[str, Any] | None]]
 
 
+def _describe(msg: Any) -> str:
+    """A message's type and id for a log line, as far as they can be read (shortened, never raising)."""
+    header = msg.get("header") if isinstance(msg, dict) else None
+    if not isinstance(header, dict):
+        return "no header"
+    shown = [
+        repr(value[:60]) if isinstance(value, str) else f"of type {type(value).__name__}"
+        for value in (header.get("msg_type"), header.get("msg_id"))
+    ]
+    return f"msg_type {shown[0]}, msg_id {shown[1]}"
+
+
 def _ipython_version() -> str:
     from importlib.metadata import PackageNotFoundError, version  # slow to import: only when asked
 
@@ -187,7 +199,7 @@ class Kernel:
         try:
             msg = validate(msg)
         except RemoteProtocolError as exc:
-            log.error("Dropped a malformed %s message: %s", channel, exc)
+            log.error("Dropped a malformed %s message (%s): %s", channel, _describe(msg), exc)
             return
         msg_type = msg["header"]["msg_type"]
         runner_name, queue, method = ROUTES.get(msg_type, _UNKNOWN)

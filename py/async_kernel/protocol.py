@@ -53,15 +53,20 @@ class RemoteProtocolError(ValueError):
 #: recursion limit (RecursionError; orjson reports that as a ValueError)
 PARSE_ERRORS = (ValueError, RecursionError)
 
+_COMPACT_BELOW = 1 << 16
+
 try:  # orjson is several times faster; the standard library is the fallback
     import orjson
 
     def dumps(obj: Any) -> bytes:
         """Serialize to UTF-8 JSON bytes (see :func:`_dumps_fallback` for what orjson refuses)."""
         try:
-            return orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+            data = orjson.dumps(obj, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:  # lone surrogates, integers beyond 64 bits, nesting deeper than 254
             return _dumps_fallback(obj)
+        # orjson's bytes keep their whole write buffer (4 KiB even for b"{}"): a message waiting to be sent
+        # would hold 16 KiB. A copy of a small result costs less than a microsecond.
+        return bytes(memoryview(data)) if len(data) < _COMPACT_BELOW else data
 
     def loads(data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON bytes or text."""

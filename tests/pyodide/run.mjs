@@ -12,46 +12,47 @@
 // the child when a test outlives its timeout, reports the hang and the tests not run, and still prints
 // the summary line.
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { performance } from "node:perf_hooks";
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, "..", "..");
+const ROOT = resolve(HERE, '..', '..');
+// tests/*.py modules that tests/pyodide/test_*.py import: copied next to them, into /tests
+const SHARED_HELPERS = ['malformed.py'];
 
 function parseArgs(argv) {
   const opts = {
-    wheels: process.env.PYODIDE_WHEELS || "",
-    filter: "",
+    wheels: process.env.PYODIDE_WHEELS || '',
+    filter: '',
     timeout: 60,
-    startupTimeout: 120,
+    startupTimeout: 120
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "-k") opts.filter = argv[++i] ?? "";
-    else if (a === "--timeout") opts.timeout = Number(argv[++i]);
-    else if (a === "-h" || a === "--help") {
+    if (a === '-k') opts.filter = argv[++i] ?? '';
+    else if (a === '--timeout') opts.timeout = Number(argv[++i]);
+    else if (a === '-h' || a === '--help') {
       console.log(
-        "usage: node tests/pyodide/run.mjs [WHEEL_DIR] [-k SUBSTRING] [--timeout SECONDS]",
+        'usage: node tests/pyodide/run.mjs [WHEEL_DIR] [-k SUBSTRING] [--timeout SECONDS]'
       );
       process.exit(0);
     } else opts.wheels = a;
   }
-  if (!opts.wheels) opts.wheels = join(ROOT, "build", "pyodide-wheels");
+  if (!opts.wheels) opts.wheels = join(ROOT, 'build', 'pyodide-wheels');
   return opts;
 }
 
-const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const secs = ms => `${(ms / 1000).toFixed(2)} s`;
 
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(
-      () =>
-        reject(new Error(`${what} did not finish within ${secs(ms)} (hang)`)),
-      ms,
+      () => reject(new Error(`${what} did not finish within ${secs(ms)} (hang)`)),
+      ms
     );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -60,23 +61,20 @@ function withTimeout(promise, ms, what) {
 function wheelFiles(dir) {
   if (!existsSync(dir))
     throw new Error(
-      `wheel folder ${dir} does not exist (run tests/pyodide/run.sh, or python lite/wheels.py ${dir})`,
+      `wheel folder ${dir} does not exist (run tests/pyodide/run.sh, or python lite/wheels.py ${dir})`
     );
-  const index = join(dir, "index.json");
+  const index = join(dir, 'index.json');
   let names;
   if (existsSync(index)) {
-    const data = JSON.parse(readFileSync(index, "utf8"));
+    const data = JSON.parse(readFileSync(index, 'utf8'));
     const list = Array.isArray(data) ? data : (data.wheels ?? data.files ?? []);
-    names = list.map((w) =>
-      typeof w === "string" ? w : (w.file ?? w.name ?? w.filename),
-    );
+    names = list.map(w => (typeof w === 'string' ? w : (w.file ?? w.name ?? w.filename)));
   } else {
-    names = readdirSync(dir).filter((f) => f.endsWith(".whl"));
+    names = readdirSync(dir).filter(f => f.endsWith('.whl'));
   }
-  names = names.map((n) => basename(n)).filter((n) => n.endsWith(".whl"));
-  if (!names.some((n) => /^async_kernel/.test(n)))
-    throw new Error(`no async_kernel wheel in ${dir}`);
-  return names.map((n) => join(dir, n));
+  names = names.map(n => basename(n)).filter(n => n.endsWith('.whl'));
+  if (!names.some(n => /^async_kernel/.test(n))) throw new Error(`no async_kernel wheel in ${dir}`);
+  return names.map(n => join(dir, n));
 }
 
 // Runs inside Pyodide: import the test modules, list their coroutine tests, run one with a bounded wait.
@@ -127,7 +125,7 @@ async def _shutdown():
             await asyncio.wait_for(module.shutdown(), 30)
 `;
 
-const report = (event) => process.send?.(event);
+const report = event => process.send?.(event);
 
 async function runTests() {
   const opts = parseArgs(process.argv.slice(2));
@@ -136,38 +134,34 @@ async function runTests() {
   let failed = 0;
   const fail = (name, ms, message) => {
     failed++;
-    report({ type: "end", name, ok: false });
+    report({ type: 'end', name, ok: false });
     console.log(`FAIL ${name} (${secs(ms)})`);
-    if (message) console.log(message.replace(/^/gm, "    ").trimEnd());
+    if (message) console.log(message.replace(/^/gm, '    ').trimEnd());
   };
 
-  const pyodideEntry = join(ROOT, "node_modules", "pyodide", "pyodide.mjs");
+  const pyodideEntry = join(ROOT, 'node_modules', 'pyodide', 'pyodide.mjs');
   if (!existsSync(pyodideEntry)) {
-    throw new Error(
-      `${pyodideEntry} is missing: run \`npm install\` at the repository root`,
-    );
+    throw new Error(`${pyodideEntry} is missing: run \`npm install\` at the repository root`);
   }
   const { loadPyodide } = await import(pyodideEntry);
   const pyodide = await loadPyodide({
-    stdout: (line) => console.log(`[python stdout] ${line}`),
-    stderr: (line) => console.log(`[python stderr] ${line}`),
+    stdout: line => console.log(`[python stdout] ${line}`),
+    stderr: line => console.log(`[python stderr] ${line}`)
   });
   const tLoaded = performance.now();
 
   const wheels = wheelFiles(opts.wheels);
   // Without extractDir a wheel lands in the working directory (/home/pyodide), and imports then break
   // as soon as the kernel changes directory (its `cwd` setting).
-  const sitePackages = pyodide.runPython(
-    'import sysconfig; sysconfig.get_path("purelib")',
-  );
+  const sitePackages = pyodide.runPython('import sysconfig; sysconfig.get_path("purelib")');
   for (const file of wheels) {
-    pyodide.unpackArchive(new Uint8Array(readFileSync(file)), "wheel", {
-      extractDir: sitePackages,
+    pyodide.unpackArchive(new Uint8Array(readFileSync(file)), 'wheel', {
+      extractDir: sitePackages
     });
   }
   const tUnpacked = performance.now();
 
-  pyodide.FS.mkdirTree("/tests");
+  pyodide.FS.mkdirTree('/tests');
   const modules = [];
   for (const file of readdirSync(HERE).sort()) {
     if (/^test_.*\.py$/.test(file)) {
@@ -175,57 +169,56 @@ async function runTests() {
       modules.push(file.slice(0, -3));
     }
   }
-  pyodide.globals.set("_module_names", JSON.stringify(modules));
+  // Helpers the test modules import, shared with the CPython tests (pytest's `pythonpath = ["tests"]`).
+  for (const file of SHARED_HELPERS) {
+    pyodide.FS.writeFile(`/tests/${file}`, readFileSync(join(ROOT, 'tests', file)));
+  }
+  pyodide.globals.set('_module_names', JSON.stringify(modules));
   await pyodide.runPythonAsync(HARNESS);
-  const tests = JSON.parse(pyodide.runPython("_list_tests()")).filter((t) =>
-    t.includes(opts.filter),
-  );
+  const tests = JSON.parse(pyodide.runPython('_list_tests()')).filter(t => t.includes(opts.filter));
   const tImported = performance.now();
   console.log(
     `pyodide ${pyodide.version}: loaded in ${secs(tLoaded - t0)}, ${wheels.length} wheels in ${secs(tUnpacked - tLoaded)}, ` +
-      `test modules imported in ${secs(tImported - tUnpacked)}; ${tests.length} tests`,
+      `test modules imported in ${secs(tImported - tUnpacked)}; ${tests.length} tests`
   );
 
   // Start the shared kernel once (imports IPython: the slow part), bounded.
   const tStart = performance.now();
-  report({ type: "tests", names: tests });
+  report({ type: 'tests', names: tests });
   report({
-    type: "start",
-    name: "startup",
-    ms: (opts.startupTimeout + 10) * 1000,
+    type: 'start',
+    name: 'startup',
+    ms: (opts.startupTimeout + 10) * 1000
   });
   let started;
   try {
-    pyodide.runPython("_start_sync()");
+    pyodide.runPython('_start_sync()');
     const out = await withTimeout(
       pyodide.runPythonAsync(`await _start(${opts.startupTimeout})`),
       (opts.startupTimeout + 10) * 1000,
-      "kernel start-up",
+      'kernel start-up'
     );
     started = JSON.parse(out);
   } catch (err) {
     started = { ok: false, error: String(err?.stack ?? err) };
   }
   if (started.ok) {
-    report({ type: "end", name: "startup", ok: true });
+    report({ type: 'end', name: 'startup', ok: true });
     console.log(`kernel started in ${secs(performance.now() - tStart)}`);
   } else {
-    fail("startup", performance.now() - tStart, started.error);
-    for (const name of tests)
-      fail(name, 0, "not run: the kernel did not start");
+    fail('startup', performance.now() - tStart, started.error);
+    for (const name of tests) fail(name, 0, 'not run: the kernel did not start');
   }
 
   for (const name of started.ok ? tests : []) {
     const t = performance.now();
-    report({ type: "start", name, ms: (opts.timeout + 10) * 1000 });
+    report({ type: 'start', name, ms: (opts.timeout + 10) * 1000 });
     let result;
     try {
       const out = await withTimeout(
-        pyodide.runPythonAsync(
-          `await _run(${JSON.stringify(name)}, ${opts.timeout})`,
-        ),
+        pyodide.runPythonAsync(`await _run(${JSON.stringify(name)}, ${opts.timeout})`),
         (opts.timeout + 10) * 1000,
-        name,
+        name
       );
       result = JSON.parse(out);
     } catch (err) {
@@ -234,7 +227,7 @@ async function runTests() {
     const ms = performance.now() - t;
     if (result.ok) {
       passed++;
-      report({ type: "end", name, ok: true });
+      report({ type: 'end', name, ok: true });
       console.log(`PASS ${name} (${secs(ms)})`);
     } else {
       fail(name, ms, result.error);
@@ -242,30 +235,26 @@ async function runTests() {
   }
 
   if (started.ok) {
-    report({ type: "start", name: "shutdown", ms: 40_000 });
+    report({ type: 'start', name: 'shutdown', ms: 40_000 });
     try {
-      await withTimeout(
-        pyodide.runPythonAsync("await _shutdown()"),
-        40_000,
-        "kernel shutdown",
-      );
-      report({ type: "end", name: "shutdown", ok: true });
+      await withTimeout(pyodide.runPythonAsync('await _shutdown()'), 40_000, 'kernel shutdown');
+      report({ type: 'end', name: 'shutdown', ok: true });
     } catch (err) {
-      fail("shutdown", 0, String(err?.stack ?? err));
+      fail('shutdown', 0, String(err?.stack ?? err));
     }
   }
   console.log(`total ${secs(performance.now() - t0)}`);
   if (!process.send) console.log(`${passed} passed, ${failed} failed`);
-  report({ type: "done" });
+  report({ type: 'done' });
   return failed ? 1 : 0;
 }
 
 // The watching parent: counts results from the child's events and prints the summary line.
 function supervise() {
-  return new Promise((resolvePromise) => {
+  return new Promise(resolvePromise => {
     const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), {
-      env: { ...process.env, PYODIDE_TEST_CHILD: "1" },
-      stdio: "inherit",
+      env: { ...process.env, PYODIDE_TEST_CHILD: '1' },
+      stdio: 'inherit'
     });
     let names = [];
     const done = new Set();
@@ -278,44 +267,36 @@ function supervise() {
       failed++;
       done.add(name);
       console.log(`FAIL ${name}`);
-      console.log(message.replace(/^/gm, "    "));
+      console.log(message.replace(/^/gm, '    '));
     };
-    child.on("message", (event) => {
-      if (event.type === "tests") names = event.names;
-      else if (event.type === "start") {
+    child.on('message', event => {
+      if (event.type === 'tests') names = event.names;
+      else if (event.type === 'start') {
         current = event.name;
         clearTimeout(timer);
         timer = setTimeout(() => {
           failLine(
             current,
-            `hang: no result within ${secs(event.ms + 5000)}; Python never yielded to the event loop`,
+            `hang: no result within ${secs(event.ms + 5000)}; Python never yielded to the event loop`
           );
-          child.kill("SIGKILL");
+          child.kill('SIGKILL');
         }, event.ms + 5000);
-      } else if (event.type === "end") {
+      } else if (event.type === 'end') {
         clearTimeout(timer);
         done.add(event.name);
         if (!event.ok) failed++;
         else if (names.includes(event.name)) passed++; // start-up and shutdown are not tests
         current = null;
-      } else if (event.type === "done") finished = true;
+      } else if (event.type === 'done') finished = true;
     });
-    child.on("exit", (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (!finished) {
         if (current && !done.has(current))
-          failLine(
-            current,
-            `the test process ended (${signal ?? `exit code ${code}`})`,
-          );
-        else if (!signal)
-          failLine(
-            "harness",
-            `the test process ended early (exit code ${code})`,
-          );
+          failLine(current, `the test process ended (${signal ?? `exit code ${code}`})`);
+        else if (!signal) failLine('harness', `the test process ended early (exit code ${code})`);
         for (const name of names)
-          if (!done.has(name))
-            failLine(name, "not run: the test process was stopped");
+          if (!done.has(name)) failLine(name, 'not run: the test process was stopped');
       }
       console.log(`${passed} passed, ${failed} failed`);
       resolvePromise(failed || (code !== 0 && !finished) ? 1 : 0);
@@ -325,14 +306,12 @@ function supervise() {
 
 const main = process.env.PYODIDE_TEST_CHILD ? runTests : supervise;
 main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.log(
-      `FAIL harness\n${String(err?.stack ?? err).replace(/^/gm, "    ")}`,
-    );
-    report({ type: "end", name: "harness", ok: false });
-    report({ type: "done" });
-    if (!process.send) console.log("0 passed, 1 failed");
+  code => process.exit(code),
+  err => {
+    console.log(`FAIL harness\n${String(err?.stack ?? err).replace(/^/gm, '    ')}`);
+    report({ type: 'end', name: 'harness', ok: false });
+    report({ type: 'done' });
+    if (!process.send) console.log('0 passed, 1 failed');
     process.exit(1);
-  },
+  }
 );

@@ -20,12 +20,18 @@ import getpass
 import json
 import logging
 import os
+import re
+import signal
 import sys
 import time
+import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
+import malformed
+from async_kernel import interrupts
 from async_kernel.transports import callback
 
 TIMEOUT = 30.0
@@ -49,6 +55,18 @@ def _wire_buffers(buffers: Iterable[bytes]) -> Any:
 
         return to_js(buffers)
     return buffers
+
+
+def _check_shape(msg: Any) -> None:
+    """Assert that ``msg``, as the kernel sent it, is a whole Jupyter message on a known channel."""
+    assert isinstance(msg, dict), f"a message must be a JSON object, not {type(msg).__name__}"
+    assert msg.get("channel") in ("shell", "control", "stdin", "iopub"), f"channel {msg.get('channel')!r}"
+    header = msg.get("header")
+    assert isinstance(header, dict), "no header object"
+    for key in ("msg_id", "msg_type", "session", "username", "date", "version"):
+        assert isinstance(header.get(key), str) and header[key], f"header {key!r} is {header.get(key)!r:.80}"
+    for key in ("parent_header", "metadata", "content"):
+        assert isinstance(msg.get(key), dict), f"{key!r} is not an object"
 
 
 class LogRecords(logging.Handler):
@@ -82,6 +100,7 @@ class FrontEnd:
             assert isinstance(text, str), f"send() got {type(text).__name__}, not JSON text"
             assert isinstance(blocking, bool), f"send() got blocking={blocking!r}"
             msg = json.loads(text)
+            _check_shape(msg)
             msg["buffers"] = _to_bytes_list(buffers)
         except Exception as exc:  # an exception here would only reach the kernel's log: keep it for the test
             self.errors.append(f"bad send({text!r:.200}, {buffers!r:.100}, {blocking!r}): {exc!r}")
@@ -180,6 +199,13 @@ class FrontEnd:
     def track(self, msg_id: str) -> str:
         self.executes.append(msg_id)
         return msg_id
+
+    def forget(self) -> None:
+        """Drop what was received so far, so that lookups stay fast in a long test. Only when idle."""
+        assert not self.errors, self.errors
+        assert all(self.reply_of(m) and self.idle(m) for m in self.executes), "an execute is still running"
+        self.received = []
+        self.executes = []
 
     async def settle(self) -> None:
         """Interrupt whatever a failed test left running, so the next test starts on an idle kernel."""
@@ -486,6 +512,40 @@ async def test_interrupt_cancels_awaiting_cell() -> None:
     assert (await fe.reply(msg_id))["content"]["status"] == "ok"
 
 
+async def test_sigint_raises_only_in_a_cell_and_waits_for_critical_sections() -> None:
+    """The interrupt buffer's SIGINT (Pyodide) goes through the kernel's handler, as natively."""
+    fe = await frontend()
+    kernel = fe.kernel.kernel  # type: ignore[union-attr]
+    original = signal.getsignal(signal.SIGINT)
+    if PYODIDE:  # callback.start installed it
+        assert getattr(original, "__qualname__", "") == "install_sigint_handler.<locals>.on_sigint", original
+    else:  # under CPython the test runner keeps its own handler: install the kernel's for this test
+        interrupts.install_sigint_handler(kernel.on_sigint)
+    try:
+        # in a cell's synchronous code: KeyboardInterrupt, where the cell is
+        msg_id = fe.execute("import signal\nsignal.raise_signal(signal.SIGINT)\nprint('not reached')")
+        reply = await fe.reply(msg_id)
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        assert "not reached" not in fe.stream_text(msg_id)
+        # in a critical section: held until the section ends
+        msg_id = fe.execute(
+            "from async_kernel import interrupts\n"
+            "with interrupts.deferred:\n    signal.raise_signal(signal.SIGINT)\n    print('inside')\n"
+            "print('after')"
+        )
+        reply = await fe.reply(msg_id)
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        assert fe.stream_text(msg_id) == "inside\n"
+        # outside any cell (the kernel's own code runs): nothing is raised, the kernel keeps serving
+        signal.raise_signal(signal.SIGINT)
+        msg_id = fe.execute("'still serving'")
+        reply = await fe.reply(msg_id)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        if not PYODIDE:
+            signal.signal(signal.SIGINT, original)
+
+
 async def test_stdin() -> None:
     fe = await frontend()
     fe.inputs = ["Ada", "Lovelace", "s3cret"]
@@ -608,6 +668,195 @@ async def test_bad_messages_then_kernel_info() -> None:
     reply = await fe.reply(msg_id)
     assert reply["content"]["status"] == "ok"
     assert fe.of(msg_id, "execute_result")[0]["content"]["data"]["text/plain"] == "2"
+
+
+#: random corpus cases sent after the ~600 fixed ones (the whole test takes ~2 s, under CPython and in Pyodide)
+CORPUS_RANDOM = 500 if PYODIDE else 2000
+CORPUS_SEED = 5
+CORPUS_BATCH = 50
+#: the health check after each batch: kernel_info and an execute answered within this (seconds) by a kernel
+#: that has served the batch. A batch and its health check take under 0.3 s in either interpreter; Pyodide,
+#: several times slower at everything, gets a wider margin for slow shared machines.
+HEALTH_TIMEOUT = 5.0 if PYODIDE else 2.0
+#: a batch's accepted messages all answered (busy ... idle) within this; only a kernel that lost one waits it out
+DRAIN_TIMEOUT = 20.0
+
+_UUID_MSG_ID = re.compile(rb'"msg_id": "[0-9a-f]{32}"')
+
+
+@dataclass(frozen=True)
+class CorpusMessage:
+    """One corpus case as sent: its text, and the id and type the kernel will read in its header."""
+
+    case: malformed.Case
+    text: bytes
+    msg_id: str | None
+    msg_type: str | None
+
+
+def corpus_message(case: malformed.Case) -> CorpusMessage:
+    """The case with a msg_id of its own (the corpus reuses one header in many cases), ready to send."""
+    header, found = _UUID_MSG_ID.subn(f'"msg_id": "{uuid.uuid4().hex}"'.encode(), case.parts[0], count=1)
+    if found:
+        case = replace(case, parts=(header, *case.parts[1:]))
+    parsed = None
+    # json.loads on deep nesting would kill Pyodide (see callback.MAX_DEPTH): fewer brackets are shallower
+    if header.count(b"[") + header.count(b"{") <= callback.MAX_DEPTH:
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(header)
+    fields = parsed if isinstance(parsed, dict) else {}
+    msg_id, msg_type = fields.get("msg_id"), fields.get("msg_type")
+    return CorpusMessage(
+        case,
+        malformed.whole_message(case),
+        msg_id if isinstance(msg_id, str) else None,
+        msg_type if isinstance(msg_type, str) else None,
+    )
+
+
+def corpus_batches(messages: Iterable[CorpusMessage]) -> list[list[CorpusMessage]]:
+    """Batches of at most :data:`CORPUS_BATCH` in which no two messages share a msg_id (replies tell them apart)."""
+    batches: list[list[CorpusMessage]] = [[]]
+    ids: set[str] = set()
+    for message in messages:
+        if len(batches[-1]) == CORPUS_BATCH or message.msg_id in ids:
+            batches.append([])
+            ids = set()
+        batches[-1].append(message)
+        if message.msg_id is not None:
+            ids.add(message.msg_id)
+    return batches
+
+
+@contextlib.contextmanager
+def kept_logs(fe: FrontEnd, *names: str) -> Iterator[None]:
+    """Inside the block the records of these loggers go to ``fe.logs`` only, not on to the console."""
+    loggers = [logging.getLogger(name) for name in names]
+    added = [logger for logger in loggers if fe.logs not in logger.handlers]
+    for logger in added:
+        logger.addHandler(fe.logs)
+    for logger in loggers:
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.propagate = True
+        for logger in added:
+            logger.removeHandler(fe.logs)
+
+
+def _formatted(records: Iterable[logging.LogRecord]) -> str:
+    return "\n".join(
+        record.getMessage()[:300]
+        + ("\n" + "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else "")
+        for record in records
+    )
+
+
+async def _send_corpus_batch(fe: FrontEnd, batch: list[CorpusMessage]) -> list[str]:
+    """Send ``batch``, wait for it to be served, run the health check; return what went wrong, by case."""
+    problems: list[str] = []
+    accepted: dict[str, CorpusMessage] = {}  # by msg_id
+    for message in batch:
+        name = message.case.name
+        mark = len(fe.logs.records)
+        try:
+            fe.raw(message.text, message.case.buffers)
+        except Exception as exc:
+            problems.append(f"{name}: handle_msg raised {exc!r:.300}")
+            continue
+        taken = fe.logs.records[mark:]  # handle_msg logs a refusal before it returns; serving comes later
+        if any(record.exc_info for record in taken):  # Kernel.receive must take any message without raising
+            problems.append(f"{name}: the kernel raised while taking it:\n{_formatted(taken)}")
+        elif any(record.levelno >= logging.WARNING for record in taken):
+            pass  # refused, and said so
+        elif message.msg_id is None:
+            problems.append(f"{name}: accepted, yet its header has no msg_id the test can read")
+        else:
+            accepted[message.msg_id] = message
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while (stuck := [i for i in accepted if not fe.idle(i)]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    if stuck:
+        problems += [f"{accepted[i].case.name}: accepted, but no idle status within {DRAIN_TIMEOUT} s" for i in stuck]
+        traced = [record for record in fe.logs.records if record.exc_info]
+        problems.append(f"kernel tracebacks while serving the batch:\n{_formatted(traced)}")
+    # the health check: the kernel still answers, and runs code
+    started = time.monotonic()
+    info_id = fe.request("kernel_info_request", {})
+    exec_id = fe.execute("1 + 1")
+    try:
+        info = await fe.reply(info_id, timeout=HEALTH_TIMEOUT)
+        assert info["content"]["status"] == "ok", info["content"]
+        reply = await fe.reply(exec_id, timeout=max(0.0, HEALTH_TIMEOUT - (time.monotonic() - started)))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        assert fe.of(exec_id, "execute_result")[0]["content"]["data"]["text/plain"] == "2"
+    except AssertionError as exc:
+        return [*problems, f"the health check failed: {exc}"]
+    # what the kernel sent in answer to the batch: whole messages, each request framed busy ... (reply) idle,
+    # and nothing for a message it refused
+    problems += fe.errors
+    for msg in fe.received:
+        parent_id = msg["parent_header"].get("msg_id")
+        if parent_id not in accepted and parent_id not in (info_id, exec_id):
+            problems.append(f"a {msg['header']['msg_type']} for {parent_id!r:.80}, which was refused")
+    for msg_id, message in accepted.items():
+        if msg_id in stuck:
+            continue
+        reply_msg = fe.reply_of(msg_id)
+        try:
+            fe.check_framing(msg_id, reply=reply_msg)
+            if message.msg_type is not None and message.msg_type.endswith("_request"):
+                assert reply_msg is not None, "a request with no reply"
+                assert reply_msg["channel"] == message.case.channel, f"the reply came on {reply_msg['channel']}"
+        except AssertionError as exc:
+            problems.append(f"{message.case.name}: {exc}")
+    return problems
+
+
+async def test_malformed_messages_leave_kernel_answering() -> None:
+    """The shared fault corpus (tests/malformed.py) through handle_msg, in batches.
+
+    After each batch: handle_msg never raised and the core never raised into it; every message accepted was
+    served, framed busy ... (reply) idle, and nothing was sent for one refused; everything sent was a whole
+    message; and the kernel answers kernel_info and runs ``1 + 1``. Fails at the first batch where that is
+    not so, naming the cases.
+    """
+    fe = await frontend()
+    cases = [*malformed.fixed_cases(fe.session), *malformed.random_cases(CORPUS_RANDOM, CORPUS_SEED, fe.session)]
+    batches = corpus_batches(corpus_message(case) for case in cases)
+    with kept_logs(fe, "async_kernel", "Comm"):  # thousands of expected error lines: not for the console
+        for number, batch in enumerate(batches, 1):
+            fe.forget()
+            fe.logs.records.clear()
+            problems = await _send_corpus_batch(fe, batch)
+            assert not problems, f"batch {number} of {len(batches)}:\n" + "\n".join(problems)
+    fe.forget()
+    assert sum(map(len, batches)) == len(cases) > 600
+
+
+async def test_handle_msg_survives_a_failing_core() -> None:
+    """What Kernel.receive raises is logged with the message's type, id and traceback; handle_msg returns."""
+    fe = await frontend()
+    kernel = fe.kernel.kernel  # type: ignore[union-attr]
+
+    def fail(channel: str, msg: Any) -> None:
+        raise RuntimeError("core failure")
+
+    fe.logs.records.clear()
+    msg = fe.message("kernel_info_request", {})
+    kernel.receive = fail  # type: ignore[method-assign]
+    try:
+        with kept_logs(fe, "async_kernel"):
+            fe.raw(json.dumps(msg))
+    finally:
+        del kernel.receive
+    (record,) = fe.logs.records
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert "kernel_info_request" in record.getMessage() and msg["header"]["msg_id"] in record.getMessage()
+    assert "core failure" in "".join(traceback.format_exception(*record.exc_info))
+    assert (await fe.reply(fe.request("kernel_info_request", {})))["content"]["status"] == "ok"
 
 
 SEED_CELL = """

@@ -22,10 +22,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Mapping
+from itertools import accumulate
 from typing import Any
 
+from .. import interrupts
 from ..kernel import Kernel, KernelSettings
 from ..protocol import CHANNELS, Channel, Message, RemoteProtocolError, dumps, loads
 from ..scheduler import Runner
@@ -34,17 +38,50 @@ log = logging.getLogger("async_kernel")
 
 Send = Callable[[str, Any, bool], Any]
 
+#: The deepest nesting of arrays and objects taken from the front end. Inside Pyodide the json module does not
+#: raise RecursionError on deep nesting: it overflows the JavaScript stack, a fatal error that kills the
+#: interpreter (Pyodide 314 under Node.js 20: between 5,000 and 10,000 levels, and between 2,000 and 5,000 for
+#: ``repr``; fewer where the stack is smaller). CPython's json module (until 3.13) and orjson stop near 1,000 too.
+MAX_DEPTH = 1000
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 for an opening bracket, -1 closing
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
 
 def _to_bytes(buffer: Any) -> bytes:
     to_bytes = getattr(buffer, "to_bytes", None)  # a JsProxy of a typed array
     return to_bytes() if to_bytes is not None else bytes(buffer)
 
 
+def _too_deep(msg: str | bytes) -> bool:
+    """Whether the arrays and objects of JSON text nest deeper than :data:`MAX_DEPTH`, valid JSON or not.
+
+    Without parsing, in time linear in the text: one count for nearly every message; only one with more
+    brackets than the limit has its strings cut out and the running depth of its brackets added up.
+    """
+    if isinstance(msg, str):
+        data = msg.encode("utf-8", "surrogatepass")
+    elif isinstance(msg, bytes | bytearray | memoryview):
+        data = bytes(msg)
+    else:  # not text at all: the parser says so
+        return False
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return False
+    steps = _JSON_STRING.sub(b"", data).translate(_STEPS, _NOT_BRACKETS)
+    return max(accumulate(array("b", steps)), default=0) > MAX_DEPTH
+
+
 def _decode(msg: str | bytes) -> dict[str, Any]:
-    """The message as a dict; :class:`RemoteProtocolError` for anything that is not a JSON object."""
+    """The message as a dict; :class:`RemoteProtocolError` for anything that is not a JSON object.
+
+    Nesting deeper than :data:`MAX_DEPTH` is refused before the parser sees it.
+    """
+    if _too_deep(msg):
+        raise RemoteProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         decoded = loads(msg)
-    except RecursionError as exc:  # the standard json module (Pyodide has no orjson) on deep nesting
+    except RecursionError as exc:  # the standard json module (CPython before 3.14) on deep nesting
         raise RemoteProtocolError("JSON nested too deeply") from exc
     except (ValueError, TypeError) as exc:
         raise RemoteProtocolError(f"not JSON text: {exc}") from exc
@@ -57,7 +94,8 @@ def _channel(decoded: dict[str, Any]) -> str:
     """Remove and return the ``channel`` key (``shell`` when absent); iopub is the kernel's to send on."""
     channel = decoded.pop("channel", "shell")
     if not isinstance(channel, str) or channel not in CHANNELS or channel == "iopub":
-        raise RemoteProtocolError(f"unknown channel {channel!r:.80}")
+        shown = repr(channel[:80]) if isinstance(channel, str) else f"of type {type(channel).__name__}"
+        raise RemoteProtocolError(f"unknown channel {shown}")
     return channel
 
 
@@ -108,7 +146,7 @@ class CallbackTransport:
         reply = self._send(text, buffers, True)
         if not isinstance(reply, str):
             raise RemoteProtocolError("the front end answered an input_request with no message")
-        return loads(reply)
+        return _decode(reply)  # type: ignore[return-value]  # Kernel.request_input validates it
 
     def call_later(self, delay: float, func: Callable[[], None]) -> None:
         self._loop.call_later(delay, func)
@@ -177,5 +215,9 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> CallbackKerne
     transport = CallbackTransport(send, loop)
     kernel = Kernel(transport, kernel_settings, main=runner, aux=runner, shutdown=lambda restart: runner.stop())
     kernel.start_shell()
+    if sys.platform == "emscripten":  # (under CPython the test runner's own SIGINT handling stays)
+        # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
+        # cell's code, never in the kernel's, and never inside a critical section.
+        interrupts.install_sigint_handler(kernel.on_sigint)
     task = loop.create_task(runner.run())
     return CallbackKernel(kernel, runner, task)
