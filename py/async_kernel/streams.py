@@ -83,15 +83,16 @@ class OutStream(io.TextIOBase):
         if not text:
             return 0
         parent = context.current_parent()
-        with interrupts.deferred:
-            with self._lock:
-                self._parts.append((parent, text))
-                self._size += len(text)
-                full = self._size >= self._max_buffer
-            if full:
-                self.flush_now()
-            elif not self._scheduled:  # read without the lock: _schedule_flush checks again under it
-                self._schedule_flush(self._interval)
+        # An interrupt anywhere here leaves consistent state: the text is in the buffer or not, and the
+        # only flag (``_scheduled``) is set together with its timer in _schedule_flush's deferred section.
+        with self._lock:
+            self._parts.append((parent, text))
+            self._size += len(text)
+            full = self._size >= self._max_buffer
+        if full:
+            self.flush_now()
+        elif not self._scheduled:  # read without the lock: _schedule_flush checks again under it
+            self._schedule_flush(self._interval)
         return len(text)
 
     def writelines(self, lines: Any) -> None:
