@@ -19,8 +19,10 @@ from .transports.zmq import ZmqTransport
 
 log = logging.getLogger("async_kernel")
 
-#: how long a shutdown may wait for the main thread (blocked in user code, say) before the process exits
-SHUTDOWN_GRACE = 3.0
+#: how long a shutdown may take (the main thread blocked in user code, an exit handler waiting on a lock) before
+#: the process exits anyway, with status 0. jupyter_client sends SIGTERM after half its shutdown_wait_time (5 s):
+#: stay below that, so that a requested shutdown always ends cleanly.
+SHUTDOWN_GRACE = 2.0
 
 
 def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> None:
@@ -57,6 +59,6 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
 
 
 def _exit_now() -> None:
-    log.warning("The main thread did not stop within %.0fs of shutdown_request; exiting", SHUTDOWN_GRACE)
+    log.warning("The kernel did not exit within %.0f s of shutdown_request; exiting now", SHUTDOWN_GRACE)
     sys.__stderr__.flush()
     os._exit(0)
