@@ -12,6 +12,7 @@ import collections
 import os
 import time
 
+import zmq
 from kernel_helpers import TIMEOUT, KernelHandle, stream_text
 
 REPEAT = int(os.environ.get("AK_FLOOD_REPEAT", "2"))
@@ -93,3 +94,19 @@ def test_flushed_prints_are_coalesced(kernel: KernelHandle):
     # one message per 50 ms output interval, one per 64 KiB of text (the buffer's size), one before idle
     bound = elapsed / 0.05 + len(text) / (1 << 16) + 3
     assert streams <= bound, f"{streams} stream messages for {n} flushed prints in {elapsed:.2f} s"
+
+
+def test_a_new_subscriber_is_welcomed(kernel: KernelHandle):
+    """iopub is an XPUB socket: each subscription is answered with iopub_welcome (protocol 5.5, ipykernel >= 7.2)."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    try:
+        sub.linger = 0
+        sub.connect(kernel.kc._make_url("iopub"))
+        sub.subscribe(b"")
+        assert sub.poll(TIMEOUT * 1000), "no message on a new iopub subscription"
+        _, frames = kernel.kc.session.feed_identities(sub.recv_multipart())
+        welcome = kernel.kc.session.deserialize(frames)
+        assert welcome["msg_type"] == "iopub_welcome"
+        assert welcome["content"] == {"subscription": ""}
+    finally:
+        sub.close()
