@@ -84,36 +84,31 @@ def test_interrupts_at_random_moments_of_a_printing_cell(kernel: KernelHandle, c
         if cell == "sync"
         else ("import asyncio\nwhile True:\n    print('x' * 50)\n    await asyncio.sleep(0)\n")
     )
-    rng = random.Random(2)
-    for _ in range(REPEAT * 2):
-        msg_id = kernel.kc.execute(loop)
-        kernel.wait_for_busy(msg_id)
-        time.sleep(rng.uniform(0, 0.2))
-        kernel.km.interrupt_kernel()
-        reply = kernel.reply(msg_id, timeout=10)
-        assert reply["content"]["status"] == "error"
-        assert reply["content"]["ename"] == "KeyboardInterrupt"
-        kernel.iopub_until_idle(msg_id)
-        assert_output_is_prompt(kernel)
+    interrupt_at_random_moments(kernel, loop, random.Random(2), times=REPEAT * 2, latest=0.2)
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_interrupts_at_random_moments_of_an_awaiting_cell(tmp_path: Path, backend: str):
     handle = start_kernel(tmp_path, ["--backend", backend])
     sleep = "import asyncio\nawait asyncio.sleep(30)" if backend == "asyncio" else "import trio\nawait trio.sleep(30)"
-    rng = random.Random(3)
     try:
-        for _ in range(REPEAT):
-            msg_id = handle.kc.execute(sleep)
-            handle.wait_for_busy(msg_id)
-            time.sleep(rng.uniform(0, 0.1))
-            handle.km.interrupt_kernel()
-            reply = handle.reply(msg_id, timeout=10)
-            assert reply["content"]["ename"] == "KeyboardInterrupt"
-            handle.iopub_until_idle(msg_id)
-            assert_output_is_prompt(handle)
+        interrupt_at_random_moments(handle, sleep, random.Random(3), times=REPEAT, latest=0.1)
     finally:
         stop_kernel(handle)
+
+
+def interrupt_at_random_moments(kernel: KernelHandle, code: str, rng: random.Random, times: int, latest: float) -> None:
+    """Run ``code`` ``times`` times, interrupting each run up to ``latest`` s after it started."""
+    for _ in range(times):
+        msg_id = kernel.kc.execute(code)
+        kernel.wait_for_busy(msg_id)
+        time.sleep(rng.uniform(0, latest))
+        kernel.km.interrupt_kernel()
+        reply = kernel.reply(msg_id, timeout=10)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        kernel.iopub_until_idle(msg_id)
+        assert_output_is_prompt(kernel)
 
 
 def assert_output_is_prompt(kernel: KernelHandle) -> None:
