@@ -217,10 +217,13 @@ class Kernel:
                 content = await handler(msg, arrived, key)
             except RemoteProtocolError as exc:  # the client's mistake: no kernel traceback in the log
                 log.error("Bad %s: %s", msg_type, exc)
-                content = error_content(exc)
+                content = self._error_reply(msg_type, exc)
             except Exception as exc:
                 log.exception("Error handling %s", msg_type)
-                content = error_content(exc)
+                content = self._error_reply(msg_type, exc)
+            except KeyboardInterrupt as exc:  # landed in kernel code around a cell: the cell was interrupted
+                log.warning("An interrupt escaped the code of a %s", msg_type)
+                content = self._error_reply(msg_type, exc)
             self._flush_streams_safely()
             if content is not None:
                 self._reply(channel, msg, content)
@@ -229,6 +232,12 @@ class Kernel:
                 self._status("idle", msg)
             finally:
                 context.parent.reset(token)
+
+    def _error_reply(self, msg_type: str, exc: BaseException) -> dict[str, Any]:
+        content = error_content(exc)
+        if msg_type == "execute_request" and self.shell is not None:
+            content["execution_count"] = self.shell.execution_count
+        return content
 
     def _reply(self, channel: str, request: Message, content: dict[str, Any]) -> None:
         msg_type = reply_type(request["header"]["msg_type"])

@@ -10,7 +10,7 @@ goes to; the runner guarantees:
   handler, before or while the runner runs;
 * every serving task belongs to the runner's task group: :meth:`Runner.stop` cancels them all.
 
-A job that raises is logged and the queue goes on with the next job.
+A job that raises (even KeyboardInterrupt) is logged and the queue goes on with the next job.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Runner:
             job = await queue.async_get()
             try:
                 await job()
-            except Exception:
+            except (Exception, KeyboardInterrupt):  # an interrupt that missed its cell must not end the queue
                 log.exception("Unhandled error in a %s job on %s", key, self.name)
 
     async def run(self) -> None:
