@@ -123,8 +123,11 @@ class OutStream(io.TextIOBase):
             self._schedule_flush(wait)
 
     def flush_now(self) -> None:
-        """Send everything buffered before returning."""
-        if not self._parts:  # the common case, called before every message the kernel publishes
+        """Send everything buffered before returning, including what another thread is sending right now."""
+        # The common case, called before every message the kernel publishes. Text leaves the buffer only
+        # under _send_lock and is published before that lock is released: an empty buffer and a free lock
+        # mean that everything written was published.
+        if not self._parts and not self._send_lock.locked():
             return
         with interrupts.deferred, self._send_lock:
             with self._lock:
