@@ -3,7 +3,8 @@
  *
  * Debian's /usr/bin/chromium (no downloaded browser), every host but 127.0.0.1 unresolvable,
  * two servers: crossOriginIsolated (COOP/COEP) and not isolated. Build the site first
- * (`python3 lite/build.py`, done by scripts/e2e.sh).
+ * (`python3 lite/build.py`, done by scripts/e2e.sh). ASYNC_KERNEL_SITE=DIR tests another built
+ * site (scripts/plain-site.sh builds one with plain `jupyter lite build`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const CHROMIUM_ARGS: string[] = JSON.parse(
 const ISOLATED_PORT = Number(process.env.ASYNC_KERNEL_E2E_PORT ?? 8765);
 const PLAIN_PORT = ISOLATED_PORT + 1;
 const PYTHON = process.env.PYTHON ?? 'python3';
+const SITE = process.env.ASYNC_KERNEL_SITE ? ` --dir ${process.env.ASYNC_KERNEL_SITE}` : '';
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -46,13 +48,13 @@ export default defineConfig({
   ],
   webServer: [
     {
-      command: `${PYTHON} lite/serve.py --port ${ISOLATED_PORT}`,
+      command: `${PYTHON} lite/serve.py --port ${ISOLATED_PORT}${SITE}`,
       url: `http://127.0.0.1:${ISOLATED_PORT}/lab/index.html`,
       reuseExistingServer: !process.env.CI,
       timeout: 30_000
     },
     {
-      command: `${PYTHON} lite/serve.py --port ${PLAIN_PORT} --no-isolation`,
+      command: `${PYTHON} lite/serve.py --port ${PLAIN_PORT} --no-isolation${SITE}`,
       url: `http://127.0.0.1:${PLAIN_PORT}/lab/index.html`,
       reuseExistingServer: !process.env.CI,
       timeout: 30_000

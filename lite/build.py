@@ -2,22 +2,26 @@
 
     python3 lite/build.py [--force]
 
-On a fresh machine this creates lite/.venv (jupyterlite-core, jupyter_server, jupyterlab for
-the extension builder, jupyterlab_widgets), installs the npm packages, builds the extension,
-collects the kernel's wheels for Pyodide (lite/wheels.py), installs this repo's wheel into the
-build venv (so `jupyter lite build` finds the extension the wheel ships), runs
-`jupyter lite build`, vendors the npm `pyodide` runtime and the wheels into the output and
-makes the Python memory snapshot the kernel starts from (lite/snapshot.mjs).
+Our site is built the way users build theirs: `jupyter lite build` with this project's wheel
+installed, whose build addon (async_kernel.jupyterlite.addon) puts the Pyodide runtime, the
+kernel's wheels and the memory snapshot into the site. This script only prepares that:
 
-Each step is skipped when its inputs have not changed since the last run (stamps in
-lite/build/), so a second run takes about a second.
+1. lite/.venv: jupyterlite-core, jupyter_server (contents), jupyterlab_widgets;
+2. this repository's wheel (`pip wheel .`: its build hook builds js/ and the runtime, see
+   scripts/browser_runtime.py), installed into lite/.venv;
+3. the wheels `%pip install` may use in our site (lite/extra-requirements.txt), downloaded for
+   Pyodide's Python into lite/build/extra-wheels (jupyter_lite_config.json passes that folder
+   to the addon's `extra_wheels`);
+4. `jupyter lite build` in lite/ (doit skips what is up to date).
+
+Steps 1-3 are skipped when their inputs have not changed (stamps in lite/build/), so a second
+run takes a few seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -30,23 +34,19 @@ ROOT = LITE.parent
 VENV = LITE / ".venv"
 BUILD = LITE / "build"
 OUTPUT = LITE / "_output"
-WHEELS = BUILD / "wheels"
+DIST = BUILD / "dist"
 EXTRA_WHEELS = BUILD / "extra-wheels"
 EXTRA_REQUIREMENTS = LITE / "extra-requirements.txt"
-LABEXTENSION = ROOT / "py" / "async_kernel" / "labextension"
-PYODIDE = ROOT / "node_modules" / "pyodide"
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
-#: Where the site serves the runtime and the wheels (see the plugin's default settings).
-SITE_PYODIDE = OUTPUT / "async-kernel" / "pyodide"
-SITE_WHEELS = OUTPUT / "async-kernel" / "wheels"
-SITE_SNAPSHOT = OUTPUT / "async-kernel" / "snapshot"
+#: What the project's wheel is built from (scripts/browser_runtime.py skips unchanged steps itself).
+WHEEL_INPUTS = (
+    "py", "pyproject.toml", "hatch_build.py", "scripts/browser_runtime.py", "js/src", "js/py", "js/schema",
+    "js/style", "js/package.json", "js/webpack.config.js", "tsconfig.json", "package.json", "package-lock.json",
+)  # fmt: skip
 
 BUILD_REQUIREMENTS = (
     "jupyterlite-core==0.8.6",
     "jupyter_server>=2.14",
-    "jupyterlab==4.6.6",
     "jupyterlab_widgets>=3.0.15,<4",
-    "hatchling>=1.25",
 )
 
 
@@ -110,52 +110,19 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def ensure_node_modules() -> None:
-    lock = ROOT / "package-lock.json"
-    marker = ROOT / "node_modules" / ".package-lock.json"
-    stamp = Stamp("npm", digest([lock, ROOT / "package.json", ROOT / "js" / "package.json"]))
-    if marker.is_file() and stamp.fresh():
+def install_project_wheel(force: bool) -> None:
+    """Build this repository's wheel (with js/ and the browser runtime) and install it, as users do."""
+    stamp = Stamp("project-wheel", digest([ROOT / name for name in WHEEL_INPUTS]))
+    wheels = list(DIST.glob("async_kernel_jupyter-*.whl"))
+    if not force and stamp.fresh() and len(wheels) == 1:
         return
-    run(["npm", "ci", "--no-audit", "--no-fund"])
+    shutil.rmtree(DIST, ignore_errors=True)
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(DIST), str(ROOT)], env=tool_env())
+    (wheel,) = DIST.glob("async_kernel_jupyter-*.whl")
+    log(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB")
+    # --no-deps: the addon needs only jupyterlite-core; the kernel's own dependencies are for native use.
+    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)])
     stamp.save()
-
-
-def build_extension() -> None:
-    js = ROOT / "js"
-    inputs = [
-        js / "src", js / "py", js / "schema", js / "style", js / "package.json", js / "webpack.config.js",
-        ROOT / "tsconfig.json", ROOT / "py" / "async_kernel" / "resources",
-    ]  # fmt: skip
-    stamp = Stamp("extension", digest(inputs))
-    if stamp.fresh() and (LABEXTENSION / "package.json").is_file():
-        return
-    run(["npm", "run", "build", "--workspace", "js"], env=tool_env())
-    stamp.save()
-
-
-def build_wheels() -> None:
-    """This repo's wheel when its sources change; dependency wheels when the requirements do."""
-    import wheels  # lite/wheels.py
-
-    requirements = "\n".join([*wheels.kernel_requirements(), *read_requirements(EXTRA_REQUIREMENTS)])
-    deps = Stamp("dependency-wheels", digest([LITE / "wheels.py"], requirements))
-    inputs = [ROOT / "py", ROOT / "pyproject.toml", ROOT / "hatch_build.py", LITE / "wheels.py", LABEXTENSION]
-    project = Stamp("project-wheel", digest(inputs))
-    have_deps = (WHEELS / "index.json").is_file() and (EXTRA_WHEELS / "extra.json").is_file()
-    if project.fresh() and deps.fresh() and have_deps:
-        return
-    shipped = wheels.collect(WHEELS, [], download=not (deps.fresh() and have_deps))
-    if not (deps.fresh() and have_deps):
-        wheels.collect_extra(EXTRA_WHEELS, read_requirements(EXTRA_REQUIREMENTS), shipped)
-    deps.save()
-    project.save()
-
-
-def install_project_wheel() -> None:
-    """`jupyter lite build` finds the extension in the build venv, installed from our wheel
-    (the way `pip install .` users get it)."""
-    (project_wheel,) = WHEELS.glob("async_kernel_jupyter-*.whl")
-    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(project_wheel)])
 
 
 def read_requirements(path: Path) -> list[str]:
@@ -165,47 +132,19 @@ def read_requirements(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def lite_build(force: bool) -> None:
-    inputs = [LITE / "jupyter-lite.json", LITE / "jupyter_lite_config.json", LITE / "content", LABEXTENSION]
-    stamp = Stamp("lite", digest(inputs, "\n".join(BUILD_REQUIREMENTS)))
-    if not force and stamp.fresh() and (OUTPUT / "index.html").is_file():
+def download_extra_wheels() -> None:
+    """Our site's `%pip` wheels, for Pyodide's Python (the one network use, before the build)."""
+    requirements = read_requirements(EXTRA_REQUIREMENTS)
+    stamp = Stamp("extra-wheels", digest([EXTRA_REQUIREMENTS]))
+    if stamp.fresh() and EXTRA_WHEELS.is_dir():
         return
-    install_project_wheel()
+    shutil.rmtree(EXTRA_WHEELS, ignore_errors=True)
+    run([sys.executable, "-m", "async_kernel.jupyterlite.wheels", *requirements, "-d", str(EXTRA_WHEELS)])
+    stamp.save()
+
+
+def lite_build() -> None:
     run(["jupyter", "lite", "build"], cwd=LITE, env=tool_env())
-    stamp.save()
-
-
-def sync_tree(sources: Iterable[Path], target: Path) -> None:
-    """Copy files whose size or mtime differ; remove files no longer in `sources`."""
-    target.mkdir(parents=True, exist_ok=True)
-    wanted = {}
-    for source in sources:
-        wanted[source.name] = source
-        dest = target / source.name
-        st = source.stat()
-        if not dest.exists() or dest.stat().st_size != st.st_size or dest.stat().st_mtime < st.st_mtime:
-            shutil.copy2(source, dest)
-    for existing in target.iterdir():
-        if existing.name not in wanted:
-            existing.unlink()
-
-
-def vendor_runtime() -> None:
-    missing = [name for name in PYODIDE_FILES if not (PYODIDE / name).is_file()]
-    if missing:
-        raise SystemExit(f"node_modules/pyodide lacks {missing}: run `npm ci` at the repository root")
-    sync_tree([PYODIDE / name for name in PYODIDE_FILES], SITE_PYODIDE)
-    extra = [EXTRA_WHEELS / name for name in json.loads((EXTRA_WHEELS / "extra.json").read_text())]
-    sync_tree([*WHEELS.glob("*.whl"), WHEELS / "index.json", *extra, EXTRA_WHEELS / "extra.json"], SITE_WHEELS)
-
-
-def make_snapshot() -> None:
-    """The Python memory snapshot the kernel starts from (lite/snapshot.mjs, ~15 s)."""
-    stamp = Stamp("snapshot", digest([SITE_PYODIDE, SITE_WHEELS, LITE / "snapshot.mjs"]))
-    if stamp.fresh() and (SITE_SNAPSHOT / "snapshot.json").is_file():
-        return
-    run(["node", str(LITE / "snapshot.mjs"), str(SITE_SNAPSHOT.parent)])
-    stamp.save()
 
 
 def main(argv: list[str]) -> int:
@@ -216,13 +155,11 @@ def main(argv: list[str]) -> int:
         ensure_venv(argv)
     if args.force:
         shutil.rmtree(BUILD, ignore_errors=True)
-    sys.path.insert(0, str(LITE))
-    ensure_node_modules()
-    build_extension()
-    build_wheels()
-    lite_build(args.force)
-    vendor_runtime()
-    make_snapshot()
+        shutil.rmtree(OUTPUT, ignore_errors=True)
+        (LITE / ".jupyterlite.doit.db").unlink(missing_ok=True)
+    install_project_wheel(args.force)
+    download_extra_wheels()
+    lite_build()
     log(f"site ready in {OUTPUT}")
     return 0
 

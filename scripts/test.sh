@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Run every test: lint, the native kernel (pytest), the kernel inside Pyodide under Node.js, and the
-# JupyterLite site in Chromium (Playwright). Installs what it needs on a fresh machine; idempotent.
+# Run every test: lint, the native kernel (pytest), the `jupyter lite build` addon, the kernel inside
+# Pyodide under Node.js, and two JupyterLite sites in Chromium (Playwright): ours (lite/build.py) and one
+# built by plain `jupyter lite build` in a fresh venv (scripts/plain-site.sh). Installs what it needs on a
+# fresh machine; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/python-env.sh
 echo "== ruff"
-.venv/bin/ruff check py tests bench lite js/py hatch_build.py
-.venv/bin/ruff format --check py tests bench lite js/py hatch_build.py
+.venv/bin/ruff check py tests bench lite js/py hatch_build.py scripts
+.venv/bin/ruff format --check py tests bench lite js/py hatch_build.py scripts
 echo "== native kernel (pytest)"
 .venv/bin/python -m pytest tests/python tests/pyodide -p no:cacheprovider
-echo "== build the site: npm packages, the extension, the wheels (lite/build.py)"
+echo "== build our site: npm packages, the extension, the wheel, jupyter lite build (lite/build.py)"
 python3 lite/build.py
+echo "== a user's site: fresh venv, our wheel, plain jupyter lite build (scripts/plain-site.sh)"
+scripts/plain-site.sh
+echo "== the jupyter lite build addon (pytest tests/addon)"
+.venv/bin/python -m pytest tests/addon -p no:cacheprovider
 echo "== lint js/ and tests/e2e/ (tsc, eslint, prettier)"
 npm run lint
 echo "== kernel inside Pyodide under Node.js"
 tests/pyodide/run.sh
-echo "== JupyterLite site in Chromium (Playwright)"
+echo "== our site (lite/_output) in Chromium (Playwright)"
 scripts/e2e.sh
+echo "== the plain jupyter lite build site in Chromium (Playwright)"
+ASYNC_KERNEL_SITE=build/plain-site/site ASYNC_KERNEL_E2E_PORT=8775 scripts/e2e.sh

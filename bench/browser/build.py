@@ -4,18 +4,20 @@
 
 A benchmark fixture, not a product: the output goes to bench/browser/_output (gitignored).
 
-1. `python3 lite/build.py` builds our site (extension, our wheel, dependency wheels, the npm
-   `pyodide` runtime) unless --skip-lite; we reuse its outputs, lite/ is not modified.
+1. `python3 lite/build.py` builds our wheel and our own site (lite/_output, which run.mjs
+   measures alongside) unless --skip-lite; lite/ is not modified.
 2. bench/browser/.venv gets jupyterlite-core 0.8.6, jupyterlite-pyodide-kernel 0.8.6,
-   jupyter_server, jupyterlab_widgets (as lite/ has) and our wheel (--no-deps: it ships the
-   prebuilt labextension).
-3. pyodide-kernel's Pyodide is made local: the npm pyodide 314.0.6 runtime goes to the build
-   dir's `static/pyodide/` (pyodide-kernel's addon copies it to the site and sets `pyodideUrl`),
+   jupyter_server, jupyterlab_widgets (as lite/ has) and our wheel (--no-deps: its build addon
+   needs only jupyterlite-core).
+3. pyodide-kernel's Pyodide is made local: the Pyodide runtime our wheel ships (the npm pyodide
+   314.0.6 files) goes to the build dir's `static/pyodide/` (pyodide-kernel's addon copies it to
+   the site and sets `pyodideUrl`),
    beside it the pure-Python wheels that pyodide-kernel loads through pyodide-lock.json
    (micropip, ipython and its dependencies, jedi, ...) downloaded from PyPI at the lock's
    versions, with the lock's `file_name`/`sha256` rewritten to match. `comm` (not in the lock)
    goes to `pypi/` (piplite's local index); the PyPI fallback is disabled.
-4. `jupyter lite build`, then lite/_output/async-kernel (our runtime and wheels) is copied in.
+4. Plain `jupyter lite build`: our addon puts our runtime, wheels and snapshot into the site,
+   as in any user's build.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ BUILD = HERE / "build"
 SITE_SRC = BUILD / "site"
 DOWNLOADS = BUILD / "downloads"
 OUTPUT = HERE / "_output"
-PYODIDE_NPM = ROOT / "node_modules" / "pyodide"
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+#: The runtime our wheel ships (scripts/browser_runtime.py assembles it, lite/build.py runs that).
+PYODIDE_RUNTIME = ROOT / "py" / "async_kernel" / "jupyterlite" / "runtime" / "pyodide"
 
 REQUIREMENTS = (
     "jupyterlite-core==0.8.6",
@@ -115,9 +117,10 @@ def local_pyodide(python: Path) -> None:
     """static/pyodide/: the npm runtime + a lock whose pure-Python entries name PyPI wheels beside it."""
     target = SITE_SRC / "static" / "pyodide"
     target.mkdir(parents=True, exist_ok=True)
-    for name in PYODIDE_FILES:
-        shutil.copy2(PYODIDE_NPM / name, target / name)
-    lock = json.loads((PYODIDE_NPM / "pyodide-lock.json").read_text())
+    for source in PYODIDE_RUNTIME.iterdir():
+        if source.name != "pyodide-lock.json":
+            shutil.copy2(source, target / source.name)
+    lock = json.loads((PYODIDE_RUNTIME / "pyodide-lock.json").read_text())
     packages = lock["packages"]
     wanted = lock_closure(packages, LOCK_ROOTS)
     specs = [f"{packages[k]['name']}=={packages[k]['version']}" for k in wanted]
@@ -158,6 +161,8 @@ def site_config() -> None:
     config = json.loads((LITE / "jupyter_lite_config.json").read_text())
     config["LiteBuildConfig"]["contents"] = [str(LITE / "content")]
     config["LiteBuildConfig"]["output_dir"] = str(OUTPUT)
+    addon = config.get("AsyncKernelAddon", {})
+    addon["extra_wheels"] = [str(LITE / path) for path in addon.get("extra_wheels", [])]
     (SITE_SRC / "jupyter_lite_config.json").write_text(json.dumps(config, indent=2))
 
 
@@ -167,8 +172,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.skip_lite:
         run([sys.executable, str(LITE / "build.py")])
-    ours_site = LITE / "_output" / "async-kernel"
-    (our_wheel,) = (LITE / "build" / "wheels").glob("async_kernel_jupyter-*.whl")
+    (our_wheel,) = (LITE / "build" / "dist").glob("async_kernel_jupyter-*.whl")
     python = venv_python()
     run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--force-reinstall", str(our_wheel)])  # fmt: skip
@@ -183,7 +187,6 @@ def main(argv: list[str]) -> int:
     for state in SITE_SRC.glob(".jupyterlite.doit.db*"):
         state.unlink()
     run([str(VENV / "bin" / "jupyter"), "lite", "build"], cwd=SITE_SRC, env=env)
-    shutil.copytree(ours_site, OUTPUT / "async-kernel", dirs_exist_ok=True)
     settings = json.loads((OUTPUT / "jupyter-lite.json").read_text())["jupyter-config-data"]["litePluginSettings"]
     log("pyodide-kernel settings: " + json.dumps(settings.get("@jupyterlite/pyodide-kernel-extension:kernel")))
     log(f"site ready in {OUTPUT}")

@@ -1,10 +1,13 @@
 // Browser benchmark: "Python (async)" against jupyterlite-pyodide-kernel 0.8.6 in ONE site.
 //
-//   node bench/browser/run.mjs [--runs 3] [--roundtrips 20] [--comm 500] [--only async|python]
+//   node bench/browser/run.mjs [--runs 3] [--roundtrips 20] [--comm 500] [--only async|python|lite]
 //
-// Build the site first (python3 bench/browser/build.py). The site is served by lite/serve.py
-// (--no-isolation) on 127.0.0.1; Debian's /usr/bin/chromium is driven by playwright-core, with
-// every host but 127.0.0.1 unresolvable and every request elsewhere recorded and counted.
+// Build the sites first (python3 bench/browser/build.py). The bench site is plain `jupyter lite
+// build` output (our wheel's addon and pyodide-kernel's); `lite` is our own site, lite/_output,
+// measured alongside for cold/warm first output only (the two must be within 10 %). Sites are
+// served by lite/serve.py (--no-isolation) on 127.0.0.1; Debian's /usr/bin/chromium is driven by
+// playwright-core, with every host but 127.0.0.1 unresolvable and every request elsewhere
+// recorded and counted.
 //
 // Per kernel and run, a fresh profile (temp dir):
 //   cold  = navigation → first output of `print(1)` in the REPL app, profile empty;
@@ -31,11 +34,12 @@ import { chromium } from 'playwright-core';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
-const SITE = join(HERE, '_output');
+const SITES = { bench: join(HERE, '_output'), lite: join(ROOT, 'lite', '_output') };
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const KERNELS = [
-  { name: 'async', label: 'ours (async)' },
-  { name: 'python', label: 'pyodide-kernel 0.8.6' }
+  { key: 'async', name: 'async', label: 'ours (async)', site: 'bench' },
+  { key: 'python', name: 'python', label: 'pyodide-kernel 0.8.6', site: 'bench' },
+  { key: 'lite', name: 'async', label: 'ours in lite/_output', site: 'lite', firstOutputOnly: true }
 ];
 const FIRST_OUTPUT_TIMEOUT_MS = 240_000;
 const STEP_TIMEOUT_MS = 120_000;
@@ -52,7 +56,7 @@ const { values: opts } = parseArgs({
 const RUNS = Number(opts.runs);
 const ROUNDTRIPS = Number(opts.roundtrips);
 const COMM_N = Number(opts.comm);
-const kernels = KERNELS.filter(k => !opts.only || k.name === opts.only);
+const kernels = KERNELS.filter(k => !opts.only || k.key === opts.only);
 
 const log = text => console.log(`[bench/browser] ${text}`);
 const load = () => loadavg().map(x => x.toFixed(2)).join(' ');
@@ -69,8 +73,8 @@ const withTimeout = (promise, ms, what) =>
   ]);
 
 /** Start lite/serve.py on a free port; resolves with { url, proc, errors }. */
-function serve() {
-  const proc = spawn(opts.python, [join(ROOT, 'lite', 'serve.py'), '--port', '0', '--no-isolation', '--dir', SITE], {
+function serve(site) {
+  const proc = spawn(opts.python, [join(ROOT, 'lite', 'serve.py'), '--port', '0', '--no-isolation', '--dir', site], {
     stdio: ['ignore', 'pipe', 'pipe']
   });
   const errors = [];
@@ -223,14 +227,14 @@ async function inPageFigures(page, kernelName) {
 }
 
 function record(results, kernel) {
-  return (results[kernel.name] ??= { cold: [], warm: [], errors: [], offsite: 0, failures: [] });
+  return (results[kernel.key] ??= { cold: [], warm: [], errors: [], offsite: 0, failures: [] });
 }
 
 /** One run: cold then warm first output, in a fresh profile. */
 async function firstOutputRun(server, kernel, run, results) {
   const url = `${server.url}/repl/index.html?kernel=${kernel.name}&toolbar=1&code=print(1)`;
   const r = record(results, kernel);
-  const profile = mkdtempSync(join(tmpdir(), `bench-browser-${kernel.name}-`));
+  const profile = mkdtempSync(join(tmpdir(), `bench-browser-${kernel.key}-`));
   const offsite = [];
   try {
     for (const phase of ['cold', 'warm']) {
@@ -239,11 +243,11 @@ async function firstOutputRun(server, kernel, run, results) {
         context = await launch(profile, offsite, r.failures);
         const { ms, phases } = await firstOutput(context, url);
         r[phase].push(ms);
-        log(`${kernel.name} run ${run} ${phase}: first output ${(ms / 1000).toFixed(2)} s, load ${load()}`);
+        log(`${kernel.key} run ${run} ${phase}: first output ${(ms / 1000).toFixed(2)} s, load ${load()}`);
         if (run === 1) for (const line of phases) log(`    ${line}`);
       } catch (error) {
         r.errors.push(`run ${run} ${phase}: ${error.message}`);
-        log(`${kernel.name} run ${run} ${phase} FAILED: ${error.message}`);
+        log(`${kernel.key} run ${run} ${phase} FAILED: ${error.message}`);
       } finally {
         await withTimeout(context?.close() ?? Promise.resolve(), 30_000, 'close').catch(() => {});
       }
@@ -252,12 +256,12 @@ async function firstOutputRun(server, kernel, run, results) {
     rmSync(profile, { recursive: true, force: true });
   }
   r.offsite += offsite.length;
-  if (offsite.length) log(`${kernel.name} run ${run}: ${offsite.length} requests outside 127.0.0.1, e.g. ${offsite.slice(0, 3).join(' ')}`);
+  if (offsite.length) log(`${kernel.key} run ${run}: ${offsite.length} requests outside 127.0.0.1, e.g. ${offsite.slice(0, 3).join(' ')}`);
 }
 
 async function inPageRun(server, kernel, results) {
   const r = record(results, kernel);
-  const profile = mkdtempSync(join(tmpdir(), `bench-browser-${kernel.name}-`));
+  const profile = mkdtempSync(join(tmpdir(), `bench-browser-${kernel.key}-`));
   const offsite = [];
   let context;
   try {
@@ -302,6 +306,12 @@ function table(results) {
   rows[rows.length - 1][1] = ours ? runsOf(ours.cold) : '';
   rows[rows.length - 1][2] = theirs ? runsOf(theirs.cold) : '';
   rows[rows.length - 1][3] = '';
+  if (results.lite) {
+    const a = ours ? median(ours.cold) : NaN;
+    const b = median(results.lite.cold);
+    const ok = Number.isFinite(a) && Number.isFinite(b) && a <= 1.1 * b;
+    rows.push([`  ours in lite/_output ${runsOf(results.lite.cold)}`, fmtS(b), '', ratio(a, b), 'ours ≤ 1.10× it', ok ? 'ok' : 'MISS']);
+  }
   line('warm first output (median)', r => median(r.warm), fmtS, '≤ 3 s', a => a <= 3000);
   line('  runs', r => NaN, () => '', '', null);
   rows[rows.length - 1][1] = ours ? runsOf(ours.warm) : '';
@@ -322,16 +332,19 @@ function table(results) {
 
 async function main() {
   log(`chromium ${CHROMIUM}, ${RUNS} runs per kernel, load average ${load()}`);
-  const server = await serve();
-  log(`serving ${SITE} at ${server.url} (not isolated)`);
+  const servers = {};
   const results = {};
   try {
-    for (let run = 1; run <= RUNS; run++) {
-      for (const kernel of kernels) await firstOutputRun(server, kernel, run, results);
+    for (const site of new Set(kernels.map(k => k.site))) {
+      servers[site] = await serve(SITES[site]);
+      log(`serving ${SITES[site]} at ${servers[site].url} (not isolated)`);
     }
-    for (const kernel of kernels) await inPageRun(server, kernel, results);
+    for (let run = 1; run <= RUNS; run++) {
+      for (const kernel of kernels) await firstOutputRun(servers[kernel.site], kernel, run, results);
+    }
+    for (const kernel of kernels.filter(k => !k.firstOutputOnly)) await inPageRun(servers[kernel.site], kernel, results);
   } finally {
-    server.proc.kill();
+    for (const server of Object.values(servers)) server.proc.kill();
   }
   log(`load average after: ${load()}`);
   table(results);
@@ -340,7 +353,7 @@ async function main() {
     const failed = [...new Set(r?.failures ?? [])];
     if (failed.length) log(`${name} failed requests (${failed.length} distinct): ${failed.slice(0, 10).join(' | ')}`);
   }
-  const serverErrors = server.errors.filter(line => !line.includes('/favicon.ico'));
+  const serverErrors = Object.values(servers).flatMap(server => server.errors).filter(line => !line.includes('/favicon.ico'));
   if (serverErrors.length) log(`server errors: ${serverErrors.slice(0, 10).join(' | ')}`);
 }
 

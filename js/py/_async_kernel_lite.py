@@ -94,8 +94,8 @@ def make_pip_magic(wheels: SiteWheels) -> Callable[[str], None]:
             raise UsageError(
                 f"Cannot install {', '.join(missing)}: this JupyterLite site works offline and "
                 f"%pip installs only the wheels shipped with it ({shipped}). To add a package, "
-                "put its pure-Python wheel in the site's wheels folder and list it in the "
-                '"extraWheels" setting of @async-kernel/jupyterlite:kernel.'
+                "build the site again with its pure-Python wheel: "
+                "`jupyter lite build --AsyncKernelAddon.extra_wheels=PATH`."
             )
         for name in names:
             wheels.install(name, print)

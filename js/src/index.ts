@@ -30,7 +30,8 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   startupCode: '',
   mountDrive: true,
   interruptGraceMs: 100,
-  prestart: true
+  prestart: true,
+  kernelAliases: []
 };
 
 /** Settings from `jupyter-lite.json` (`litePluginSettings`), over the defaults. */
@@ -84,44 +85,47 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     let spare: SpareWorker | undefined;
 
-    kernelSpecs.register({
-      spec: {
-        name: KERNEL_NAME,
-        display_name: 'Python (async)',
-        language: 'python',
-        argv: [],
-        resources: {
-          'logo-32x32': logo32,
-          'logo-64x64': logo64,
-          'logo-svg': `data:image/svg+xml;base64,${btoa(logoSvg)}`
+    const create = async (options: IKernel.IOptions): Promise<IKernel> => {
+      const worker = spare?.take() ?? new KernelWorker(boot);
+      const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
+      const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
+      return new AsyncKernel({
+        ...options,
+        worker,
+        interruptGraceMs: settings.interruptGraceMs,
+        onProgress: (phase, text, elapsedMs) => reporter.report(options.id, phase, text, elapsedMs),
+        start: {
+          baseUrl,
+          startupCode: settings.startupCode,
+          mountDrive: settings.mountDrive && serviceWorkerReady,
+          browsingContextId: serviceWorker?.browsingContextId ?? '',
+          stdinMode
         }
-      },
-      create: async (options: IKernel.IOptions): Promise<IKernel> => {
-        const worker = spare?.take() ?? new KernelWorker(boot);
-        const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
-        const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
-        return new AsyncKernel({
-          ...options,
-          worker,
-          interruptGraceMs: settings.interruptGraceMs,
-          onProgress: (phase, text, elapsedMs) =>
-            reporter.report(options.id, phase, text, elapsedMs),
-          start: {
-            baseUrl,
-            startupCode: settings.startupCode,
-            mountDrive: settings.mountDrive && serviceWorkerReady,
-            browsingContextId: serviceWorker?.browsingContextId ?? '',
-            stdinMode
+      });
+    };
+    const names = [KERNEL_NAME, ...settings.kernelAliases.filter(name => name !== KERNEL_NAME)];
+    for (const name of names) {
+      kernelSpecs.register({
+        spec: {
+          name,
+          display_name: name === KERNEL_NAME ? 'Python (async)' : `Python (async, as "${name}")`,
+          language: 'python',
+          argv: [],
+          resources: {
+            'logo-32x32': logo32,
+            'logo-64x64': logo64,
+            'logo-svg': `data:image/svg+xml;base64,${btoa(logoSvg)}`
           }
-        });
-      }
-    });
-    if (settings.prestart && wantedKernel() === KERNEL_NAME) {
+        },
+        create
+      });
+    }
+    if (settings.prestart && names.includes(wantedKernel())) {
       spare = new SpareWorker(boot);
     } else if (settings.prestart) {
       // Once every plugin is active, every kernel is registered: then decide.
       void app.started.then(() => {
-        if (onlyKernel(kernelSpecs)) {
+        if (onlyKernel(kernelSpecs, names)) {
           spare = new SpareWorker(boot);
         }
       });
@@ -139,10 +143,10 @@ function wantedKernel(): string {
   );
 }
 
-/** Whether the kernel the page asks for is not installed and ours is the only kernel. */
-function onlyKernel(kernelSpecs: IKernelSpecs): boolean {
+/** Whether the kernel the page asks for is not installed and ours (by any of `ours`) is the only kernel. */
+function onlyKernel(kernelSpecs: IKernelSpecs, ours: string[]): boolean {
   const names = Object.keys(kernelSpecs.specs?.kernelspecs ?? {});
-  return !names.includes(wantedKernel()) && names.length === 1 && names[0] === KERNEL_NAME;
+  return !names.includes(wantedKernel()) && names.every(name => ours.includes(name));
 }
 
 /**

@@ -22,7 +22,7 @@ export interface IKernelSettings {
   wheelsUrl: string;
   /**
    * URL of the folder holding the Python memory snapshot (`snapshot.json` and the file it
-   * names), relative to the site root; '' starts without one. See lite/snapshot.mjs.
+   * names), relative to the site root; '' starts without one. See async_kernel/jupyterlite/snapshot.mjs.
    */
   snapshotUrl: string;
   /**
@@ -46,6 +46,11 @@ export interface IKernelSettings {
    * kernel (see `wantedKernel` in index.ts). Unclaimed for two minutes, it is terminated.
    */
   prestart: boolean;
+  /**
+   * More kernel names that start this kernel (the build addon's `kernel_aliases`), for pages
+   * that ask for a fixed kernel name such as jupyterlite-sphinx's try_examples (`python`).
+   */
+  kernelAliases: string[];
 }
 
 /**

@@ -184,7 +184,7 @@ async function importPyodide(options: IWorkerBoot): Promise<IPyodideModule> {
   } catch (error) {
     throw new Error(
       `cannot load ${options.pyodideUrl} (${String(error)}). The site must ship the Pyodide ` +
-        'runtime (lite/build.py vendors it) or set "pyodideUrl" in the plugin settings.'
+        'runtime (`jupyter lite build` with async-kernel-jupyter installed puts it there) or set "pyodideUrl" in the plugin settings.'
     );
   }
 }
@@ -198,10 +198,10 @@ function pyodideConfig(options: IWorkerBoot): { indexURL: string } & Record<stri
   };
 }
 
-/** What lite/snapshot.mjs made the snapshot from (`snapshot.json`). */
+/** What async_kernel/jupyterlite/snapshot.mjs made the snapshot from (`snapshot.json`). */
 interface ISnapshotManifest {
   file: string;
-  /** The files of the unpacked wheels (see lite/snapshot.mjs for the format). */
+  /** The files of the unpacked wheels (see async_kernel/jupyterlite/snapshot.mjs for the format). */
   pack: string;
   pyodideVersion: string;
   /** Size of the wasm memory the snapshot holds. */
@@ -306,7 +306,7 @@ async function restoreRuntime(
   }
 }
 
-/** Write the files of a pack (lite/snapshot.mjs) into Pyodide's file system. */
+/** Write the files of a pack (async_kernel/jupyterlite/snapshot.mjs) into Pyodide's file system. */
 function writePack(py: PyodideAPI, pack: Uint8Array): void {
   const headerLength = new DataView(pack.buffer, pack.byteOffset).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(pack.subarray(4, 4 + headerLength))) as {
@@ -338,7 +338,7 @@ async function fetchWheelList(url: string, optional: boolean): Promise<string[]>
   }
   if (!response.ok) {
     throw new Error(
-      `cannot read the wheel list ${url} (HTTP ${response.status}); build the site with lite/build.py`
+      `cannot read the wheel list ${url} (HTTP ${response.status}); build the site with jupyter lite build and async-kernel-jupyter installed`
     );
   }
   const listed = (await response.json()) as unknown;

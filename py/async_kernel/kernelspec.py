@@ -33,7 +33,18 @@ def kernel_json(
 
 
 def display_name_for(name: str, backend: str | None) -> str:
-    """The name shown in menus when none is given: it tells specs installed side by side apart."""
+    """The name shown in menus when none is given: it tells specs installed side by side apart.
+
+    Examples
+    --------
+    >>> from async_kernel.kernelspec import display_name_for
+    >>> display_name_for("async", None)
+    'Python 3 (async)'
+    >>> display_name_for("async", "trio")
+    'Python 3 (async, trio)'
+    >>> display_name_for("async-trio", "trio")
+    'Python 3 (async-trio)'
+    """
     if name == KERNEL_NAME and not backend:
         return DISPLAY_NAME
     label = name if not backend or backend in name else f"{name}, {backend}"

@@ -1,6 +1,6 @@
 /**
  * Start-up: the kernel's worker boots with the page (`prestart`) and the first kernel takes it;
- * it starts from the site's Python memory snapshot (lite/snapshot.mjs); a snapshot that cannot
+ * it starts from the site's Python memory snapshot (async_kernel/jupyterlite/snapshot.mjs); a snapshot that cannot
  * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
 import { expect, openNotebook, showLogConsole, test } from './fixtures';

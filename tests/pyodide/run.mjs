@@ -3,7 +3,8 @@
 //   node tests/pyodide/run.mjs [WHEEL_DIR] [-k SUBSTRING] [--timeout SECONDS]
 //
 // WHEEL_DIR (or $PYODIDE_WHEELS) holds our wheel and its pure-Python dependencies, as written by
-// `python lite/wheels.py DIR` (DIR/index.json lists them; without it every *.whl is taken).
+// `python scripts/browser_runtime.py` into py/async_kernel/jupyterlite/runtime/wheels (DIR/index.json
+// lists them; without it every *.whl is taken).
 // Prints one line per test, then exactly `N passed, N failed`; exits 1 if anything failed.
 // Python's own stdout belongs to the kernel under test once it starts, so all reporting happens here.
 //
@@ -41,7 +42,8 @@ function parseArgs(argv) {
       process.exit(0);
     } else opts.wheels = a;
   }
-  if (!opts.wheels) opts.wheels = join(ROOT, 'build', 'pyodide-wheels');
+  if (!opts.wheels)
+    opts.wheels = join(ROOT, 'py', 'async_kernel', 'jupyterlite', 'runtime', 'wheels');
   return opts;
 }
 
@@ -61,7 +63,7 @@ function withTimeout(promise, ms, what) {
 function wheelFiles(dir) {
   if (!existsSync(dir))
     throw new Error(
-      `wheel folder ${dir} does not exist (run tests/pyodide/run.sh, or python lite/wheels.py ${dir})`
+      `wheel folder ${dir} does not exist (run tests/pyodide/run.sh, or python scripts/browser_runtime.py)`
     );
   const index = join(dir, 'index.json');
   let names;

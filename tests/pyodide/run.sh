@@ -3,34 +3,18 @@
 #
 #   tests/pyodide/run.sh [-k SUBSTRING] [--timeout SECONDS]
 #
-# Prepares the wheel folder (build/pyodide-wheels, or $PYODIDE_WHEELS) with `python lite/wheels.py`
-# when it is missing or older than the sources, installs the npm packages if node_modules lacks
-# pyodide, then runs tests/pyodide/run.mjs. Exit status: 0 if every test passed.
+# Brings the kernel's Pyodide wheels up to date (python scripts/browser_runtime.py, the step the
+# wheel build runs: it also installs the npm packages when needed), or takes $PYODIDE_WHEELS, then
+# runs tests/pyodide/run.mjs. Exit status: 0 if every test passed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-WHEELS="${PYODIDE_WHEELS:-$ROOT/build/pyodide-wheels}"
-if [[ -n "${PYTHON:-}" ]]; then :
-elif [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"
-else PYTHON=python3
-fi
-
-stale() {
-  local stamp="$WHEELS/index.json"
-  [[ -f "$stamp" ]] || return 0
-  [[ -n "$(find py pyproject.toml hatch_build.py lite/wheels.py -newer "$stamp" \
-            -not -path '*/__pycache__*' -not -name '*.pyc' -print -quit 2>/dev/null)" ]]
-}
-
-if stale; then
-  echo "preparing Pyodide wheels in $WHEELS" >&2
-  "$PYTHON" lite/wheels.py "$WHEELS" >&2
-fi
-
-if [[ ! -f node_modules/pyodide/pyodide.mjs ]]; then
-  echo "node_modules/pyodide is missing: npm install" >&2
-  npm install --no-audit --no-fund >&2
+if [[ -n "${PYODIDE_WHEELS:-}" ]]; then
+  WHEELS="$PYODIDE_WHEELS"
+else
+  WHEELS="$ROOT/py/async_kernel/jupyterlite/runtime/wheels"
+  python3 scripts/browser_runtime.py >&2
 fi
 
 # run.mjs bounds every test; this bounds the whole run (a synchronous hang inside Python included).

@@ -1,6 +1,6 @@
 // Make the Pyodide memory snapshot the in-browser kernel starts from.
 //
-//   node lite/snapshot.mjs SITE_KERNEL_DIR
+//   node snapshot.mjs SITE_KERNEL_DIR     (run by the build addon, addon.py)
 //
 // SITE_KERNEL_DIR is the site's `async-kernel/` folder: `pyodide/` (the npm runtime) and `wheels/`
 // (`index.json` and the wheels it lists). Writes into `snapshot/` beside them:
@@ -45,7 +45,7 @@ const SKIP = /^(__main__|_pyodide|pyodide|_async_kernel_lite)(\.|$)/;
 
 const lap = (t0, what) =>
   console.log(
-    `[lite/snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`,
+    `[snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`,
   );
 
 async function loadPython(pyodideDir, wheelsDir, wheels, extra = {}) {
@@ -163,7 +163,7 @@ json.dumps(_failed)
 async function main() {
   const dir = process.argv[2];
   if (!dir) {
-    console.error("usage: node lite/snapshot.mjs SITE_KERNEL_DIR");
+    console.error("usage: node snapshot.mjs SITE_KERNEL_DIR");
     process.exit(2);
   }
   const kernelDir = resolve(dir);
@@ -184,7 +184,7 @@ async function main() {
   py.globals.set("_snapshot_modules", JSON.stringify(modules));
   const failed = JSON.parse(py.runPython(IMPORT_ALL));
   py.runPython("del _snapshot_modules, _failed");
-  for (const line of failed) console.log(`[lite/snapshot] not imported: ${line}`);
+  for (const line of failed) console.log(`[snapshot] not imported: ${line}`);
   const snapshot = py.makeMemorySnapshot();
   const packed = gzipSync(snapshot, { level: 6 });
   lap(t0, `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`);
@@ -213,7 +213,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error("[lite/snapshot] failed:", error);
+    console.error("[snapshot] failed:", error);
     process.exit(1);
   },
 );

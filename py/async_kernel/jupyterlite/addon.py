@@ -1,0 +1,318 @@
+"""The ``jupyter lite build`` addon that makes "Python (async)" work in any JupyterLite site.
+
+What it puts into the site's ``async-kernel/`` folder (the plugin's default URLs point there):
+
+- ``pyodide/``: the Pyodide runtime shipped in this package (``runtime/pyodide``);
+- ``wheels/``: the kernel's wheels for Pyodide (``runtime/wheels``) plus the ``preload_wheels``
+  (``index.json``: installed at start, in order) and the ``extra_wheels`` (``extra.json``:
+  offered to ``%pip install``);
+- ``snapshot/``: the Python memory snapshot the kernel starts from, made by ``snapshot.mjs``
+  under Node.js from exactly those files. Without Node.js the site starts Python the plain way
+  (slower) and the build log says so once.
+
+Every task declares its files (doit ``file_dep``/``targets``), so a second build with the same
+inputs copies nothing and makes no snapshot. The build needs no network. Bad options stop the
+build with a message naming the option.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import doit.tools
+from jupyterlite_core.addons.base import BaseAddon
+from jupyterlite_core.constants import JUPYTERLITE_JSON
+from traitlets import List, Unicode
+
+from .wheels import WheelName
+
+HERE = Path(__file__).resolve().parent
+RUNTIME = HERE / "runtime"
+SNAPSHOT_SCRIPT = HERE / "snapshot.mjs"
+#: The plugin id, the key of the kernel's settings in ``litePluginSettings`` (js/src/tokens.ts).
+PLUGIN_ID = "@async-kernel/jupyterlite:kernel"
+#: Where the site holds the runtime (the plugin settings' defaults, js/schema/kernel.json).
+SITE_FOLDER = "async-kernel"
+SNAPSHOT_FILES = ("kernel.snapshot.gz", "site-packages.pack.gz", "snapshot.json")
+SNAPSHOT_CHOICES = ("auto", "on", "off")
+MIN_NODE = 20
+_KERNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class AddonError(ValueError):
+    """A bad option or a missing file: the build stops with this message."""
+
+
+Task = dict[str, Any]
+
+
+class AsyncKernelAddon(BaseAddon):
+    """Put the "Python (async)" kernel's runtime, wheels and memory snapshot into the site."""
+
+    __all__ = ["status", "build", "post_build", "check"]
+
+    extra_wheels = List(
+        Unicode(),
+        help="Pure-Python wheels that `%pip install NAME` installs in the site (offline): .whl files or "
+        "folders of them, relative to the lite dir.",
+    ).tag(config=True)
+    preload_wheels = List(
+        Unicode(),
+        help="Pure-Python wheels installed when the kernel starts (and imported into the snapshot's file "
+        "pack): .whl files or folders of them, relative to the lite dir.",
+    ).tag(config=True)
+    snapshot = Unicode(
+        "auto",
+        help="The Python memory snapshot the kernel starts from: 'auto' (made when Node.js >= 20 is found, "
+        "else the site starts without it and the log says so), 'on' (Node.js required), 'off'.",
+    ).tag(config=True)
+    node = Unicode("node", help="The Node.js executable that makes the snapshot.").tag(config=True)
+    kernel_aliases = List(
+        Unicode(),
+        help="More kernel names that start this kernel, for pages that ask for a fixed name: ['python'] "
+        "serves jupyterlite-sphinx's try_examples (in sites without another 'python' kernel).",
+    ).tag(config=True)
+
+    # -- paths
+
+    @property
+    def site_dir(self) -> Path:
+        return self.manager.output_dir / SITE_FOLDER
+
+    def runtime_files(self, folder: str) -> list[Path]:
+        found = sorted(p for p in (RUNTIME / folder).glob("*") if p.is_file())
+        if not found:
+            raise AddonError(
+                f"async-kernel-jupyter is installed without its browser runtime ({RUNTIME / folder} is "
+                "empty: an editable install?). Install the wheel (`pip install async-kernel-jupyter`), or "
+                "in a checkout run `python scripts/browser_runtime.py`."
+            )
+        return found
+
+    # -- options
+
+    def user_wheels(self, option: str) -> list[Path]:
+        """The wheel files an option names, checked: existing, wheels, pure Python."""
+        found: list[Path] = []
+        for value in getattr(self, option):
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = self.manager.lite_dir / path
+            if not path.exists():
+                raise AddonError(f"AsyncKernelAddon.{option}: {value!r} does not exist ({path})")
+            files = sorted(path.glob("*.whl")) if path.is_dir() else [path]
+            if not files:
+                raise AddonError(f"AsyncKernelAddon.{option}: the folder {value!r} holds no .whl file")
+            for file in files:
+                try:
+                    name = WheelName.parse(file.name)
+                except ValueError as exc:
+                    raise AddonError(f"AsyncKernelAddon.{option}: {exc}") from None
+                if not name.pure:
+                    raise AddonError(
+                        f"AsyncKernelAddon.{option}: {file.name} is not a pure-Python wheel (tags "
+                        f"{name.python}-{name.abi}-{name.platform}); the kernel installs only "
+                        "py3-none-any wheels. `python -m async_kernel.jupyterlite.wheels NAME -d DIR` "
+                        "downloads pure ones."
+                    )
+                found.append(file)
+        return found
+
+    def wheel_plan(self) -> tuple[list[Path], list[Path]]:
+        """(installed at start in order, offered to %pip), every option checked."""
+        kernel = [RUNTIME / "wheels" / name for name in json.loads((RUNTIME / "wheels" / "index.json").read_text())]
+        shipped = {WheelName.parse(p.name).distribution: p.name for p in kernel}
+        preload = self.user_wheels("preload_wheels")
+        for path in preload:
+            dist = WheelName.parse(path.name).distribution
+            if dist in shipped:
+                raise AddonError(
+                    f"AsyncKernelAddon.preload_wheels: {path.name} is {dist}, which the kernel already "
+                    f"installs ({shipped[dist]})"
+                )
+            shipped[dist] = path.name
+        extra: dict[str, Path] = {}
+        for path in self.user_wheels("extra_wheels"):
+            dist = WheelName.parse(path.name).distribution
+            if dist in shipped:
+                self.log.debug(f"[async-kernel] {path.name}: {dist} is installed at start already")
+            elif dist in extra and extra[dist].name != path.name:
+                raise AddonError(
+                    f"AsyncKernelAddon.extra_wheels: two wheels of {dist} ({extra[dist].name}, {path.name})"
+                )
+            else:
+                extra[dist] = path
+        return [*kernel, *preload], sorted(extra.values(), key=lambda p: p.name)
+
+    def checked_snapshot(self) -> str:
+        if self.snapshot not in SNAPSHOT_CHOICES:
+            raise AddonError(
+                f"AsyncKernelAddon.snapshot: {self.snapshot!r} is not one of {', '.join(SNAPSHOT_CHOICES)}"
+            )
+        return self.snapshot
+
+    def checked_aliases(self) -> list[str]:
+        for name in self.kernel_aliases:
+            if not _KERNEL_NAME.match(name) or name == "async":
+                raise AddonError(
+                    f"AsyncKernelAddon.kernel_aliases: {name!r} is not a usable kernel name (letters, digits, "
+                    "'.', '_', '-'; not 'async', the kernel's own name)"
+                )
+        return list(self.kernel_aliases)
+
+    def find_node(self) -> tuple[str | None, str]:
+        """(the Node.js executable, '') or (None, why it cannot be used)."""
+        node = shutil.which(self.node)
+        if node is None:
+            return None, f"Node.js was not found ({self.node!r} is not on PATH)"
+        try:
+            version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout
+            major = int(version.strip().lstrip("v").split(".")[0])
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None, f"{node} --version did not print a Node.js version"
+        if major < MIN_NODE:
+            return None, f"{node} is Node.js {version.strip()}, older than {MIN_NODE}"
+        return node, ""
+
+    # -- doit phases
+
+    def status(self, manager: Any) -> Iterator[Task]:
+        def report() -> None:
+            wheels = json.loads((RUNTIME / "wheels" / "index.json").read_text())
+            print(f"    runtime:  {RUNTIME}")
+            print(f"    wheels:   {len(wheels)} shipped, {len(self.preload_wheels)} preload, "
+                  f"{len(self.extra_wheels)} extra options")  # fmt: skip
+            print(f"    snapshot: {self.snapshot}")
+
+        yield self.task(name="async-kernel", actions=[report])
+
+    def build(self, manager: Any) -> Iterator[Task]:
+        """Copy the runtime and the wheels into the site; write the wheel lists."""
+        self.checked_snapshot()
+        self.checked_aliases()
+        pyodide = self.runtime_files("pyodide")
+        yield self.task(
+            name="copy:pyodide",
+            doc="copy the Pyodide runtime into the site",
+            file_dep=pyodide,
+            targets=[self.site_dir / "pyodide" / p.name for p in pyodide],
+            actions=[(self.copy_files, [pyodide, self.site_dir / "pyodide"])],
+        )
+        self.runtime_files("wheels")
+        start, extra = self.wheel_plan()
+        lists = {"index.json": [p.name for p in start], "extra.json": [p.name for p in extra]}
+        wheels_dir = self.site_dir / "wheels"
+        yield self.task(
+            name="copy:wheels",
+            doc="copy the kernel's wheels and the preload/extra wheels into the site",
+            file_dep=[*start, *extra],
+            targets=[*(wheels_dir / p.name for p in [*start, *extra]), *(wheels_dir / name for name in lists)],
+            uptodate=[doit.tools.config_changed(lists)],
+            actions=[(self.copy_wheels, [[*start, *extra], lists, wheels_dir])],
+        )
+
+    def post_build(self, manager: Any) -> Iterator[Task]:
+        """Make the snapshot (or remove a stale one); write the plugin settings the addon owns."""
+        yield from self.snapshot_tasks()
+        config = manager.output_dir / JUPYTERLITE_JSON
+        aliases = self.checked_aliases()
+        yield self.task(
+            name=f"patch:{JUPYTERLITE_JSON}",
+            doc="write the kernel's plugin settings that come from the addon's options",
+            file_dep=[config],
+            uptodate=[doit.tools.config_changed({"kernelAliases": aliases})],
+            actions=[(self.patch_settings, [config, aliases])],
+        )
+
+    def snapshot_tasks(self) -> Iterator[Task]:
+        snapshot_dir = self.site_dir / "snapshot"
+        mode = self.checked_snapshot()
+        node, why_not = (None, "") if mode == "off" else self.find_node()
+        if node is None:
+            if mode == "on":
+                raise AddonError(f"AsyncKernelAddon.snapshot is 'on' but {why_not}; set AsyncKernelAddon.node")
+            if mode == "auto":
+                self.log.warning(
+                    f"[async-kernel] {why_not}: the site starts Python without a memory snapshot (the "
+                    "first start takes seconds longer). Install Node.js >= 20 or set "
+                    "--AsyncKernelAddon.node=PATH to make one; --AsyncKernelAddon.snapshot=off silences this."
+                )
+            yield self.task(
+                name="snapshot:none",
+                doc="remove a snapshot made by an earlier build",
+                uptodate=[lambda: not snapshot_dir.exists()],
+                actions=[(self.delete_one, [snapshot_dir])],
+            )
+            return
+        wheels_dir = self.site_dir / "wheels"
+        start, _ = self.wheel_plan()
+        yield self.task(
+            name="snapshot",
+            doc="make the Python memory snapshot the kernel starts from (Node.js, ~20 s)",
+            file_dep=[
+                SNAPSHOT_SCRIPT,
+                *(self.site_dir / "pyodide" / p.name for p in self.runtime_files("pyodide")),
+                wheels_dir / "index.json",
+                *(wheels_dir / p.name for p in start),
+            ],
+            targets=[snapshot_dir / name for name in SNAPSHOT_FILES],
+            actions=[(self.make_snapshot, [node])],
+        )
+
+    def check(self, manager: Any) -> Iterator[Task]:
+        yield self.task(
+            name="site",
+            doc="the site holds the runtime and every wheel its lists name",
+            actions=[self.check_site],
+        )
+
+    # -- actions
+
+    def copy_files(self, files: list[Path], dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.copy2(path, dest / path.name)
+        self.maybe_timestamp(dest)
+
+    def copy_wheels(self, files: list[Path], lists: dict[str, list[str]], dest: Path) -> None:
+        """Make `dest` hold exactly these wheels and lists (a wheel dropped from an option goes)."""
+        self.delete_one(dest)
+        self.copy_files(files, dest)
+        for name, listed in lists.items():
+            (dest / name).write_text(json.dumps(listed, indent=1) + "\n")
+        self.maybe_timestamp(dest)
+
+    def make_snapshot(self, node: str) -> None:
+        self.log.info("[async-kernel] making the Python memory snapshot (Node.js, ~20 s)")
+        result = subprocess.run([node, str(SNAPSHOT_SCRIPT), str(self.site_dir)], capture_output=True, text=True)
+        for line in result.stdout.splitlines():
+            self.log.info(line)
+        if result.returncode != 0:
+            raise AddonError(f"making the snapshot failed ({node} {SNAPSHOT_SCRIPT}):\n{result.stderr[-4000:]}")
+        self.maybe_timestamp(self.site_dir / "snapshot")
+
+    def patch_settings(self, config: Path, aliases: list[str]) -> None:
+        settings = self.get_lite_plugin_settings(config, PLUGIN_ID)
+        wanted = dict(settings)
+        if aliases:
+            wanted["kernelAliases"] = aliases
+        else:
+            wanted.pop("kernelAliases", None)
+        if wanted != settings:
+            self.set_lite_plugin_settings(config, PLUGIN_ID, wanted)
+
+    def check_site(self) -> None:
+        wheels_dir = self.site_dir / "wheels"
+        missing = [p for p in (self.site_dir / "pyodide" / "pyodide.mjs", wheels_dir / "index.json") if not p.is_file()]
+        for name in ("index.json", "extra.json"):
+            listed = wheels_dir / name
+            if listed.is_file():
+                missing += [wheels_dir / w for w in json.loads(listed.read_text()) if not (wheels_dir / w).is_file()]
+        if missing:
+            raise AddonError(f"the site lacks {', '.join(str(p) for p in missing)}: build it again")

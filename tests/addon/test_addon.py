@@ -1,0 +1,169 @@
+"""The `jupyter lite build` addon, used the way users use it.
+
+A venv holding our wheel, jupyterlite-core, jupyter_server and jupyterlab_widgets (made by
+scripts/plain-site.sh, or $ASYNC_KERNEL_LITE_VENV), and plain `jupyter lite build` run in empty
+folders. The sites these builds make are run in Chromium by tests/e2e (see scripts/test.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(os.environ.get("ASYNC_KERNEL_LITE_VENV", ROOT / "build" / "plain-site" / ".venv"))
+PLUGIN_ID = "@async-kernel/jupyterlite:kernel"
+BUILD_TIMEOUT = 600
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _venv() -> None:
+    if not (VENV / "bin" / "jupyter").exists():
+        pytest.fail(f"no build venv in {VENV}: run scripts/plain-site.sh first (scripts/test.sh does)")
+
+
+def lite_build(folder: Path, *args: str, path: str | None = None) -> tuple[int, str]:
+    """`jupyter lite build` in `folder` into `folder/site`; (exit code, stdout + stderr)."""
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
+    result = subprocess.run(
+        [str(VENV / "bin" / "jupyter"), "lite", "build", "--output-dir", "site", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def write_wheel(folder: Path, file_name: str, module: str = "hello_ak") -> Path:
+    """A minimal wheel file (its contents do not matter to the checks under test)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{module}.py", "GREETING = 'hello'\n")
+    return path
+
+
+def kernel_settings(site: Path) -> dict:
+    config = json.loads((site / "jupyter-lite.json").read_text())
+    return config["jupyter-config-data"].get("litePluginSettings", {}).get(PLUGIN_ID, {})
+
+
+def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_rebuild_does_nothing(tmp_path):
+    code, log = lite_build(tmp_path)
+    assert code == 0, log
+    site = tmp_path / "site"
+    kernel = site / "async-kernel"
+    index = json.loads((kernel / "wheels" / "index.json").read_text())
+    assert index[-1].startswith("async_kernel_jupyter-"), index
+    assert {"ipython", "ipywidgets", "comm"} <= {name.split("-")[0] for name in index}
+    assert all((kernel / "wheels" / name).is_file() for name in index)
+    assert json.loads((kernel / "wheels" / "extra.json").read_text()) == []
+    assert (kernel / "pyodide" / "pyodide.mjs").is_file()
+    assert (kernel / "pyodide" / "pyodide.asm.wasm").is_file()
+    assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
+    assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
+
+    code, log = lite_build(tmp_path)
+    assert code == 0, log
+    for task in ("copy:pyodide", "copy:wheels", "snapshot"):
+        task = f"{'post_' if task == 'snapshot' else ''}build:async-kernel:{task}"
+        assert f"-- {task}" in log, f"{task} ran again:\n{log}"
+
+
+def test_without_node_the_site_starts_without_a_snapshot_and_the_log_says_so_once(tmp_path):
+    code, log = lite_build(tmp_path, path=str(VENV / "bin"))
+    assert code == 0, log
+    assert log.count("Node.js was not found") == 1, log
+    assert "starts Python without a memory snapshot" in log
+    kernel = tmp_path / "site" / "async-kernel"
+    assert (kernel / "wheels" / "index.json").is_file()
+    assert not (kernel / "snapshot").exists()
+
+
+def test_extra_and_preload_wheels_reach_the_wheel_lists(tmp_path):
+    extra = write_wheel(tmp_path / "extra", "extra_ak-1.0-py3-none-any.whl", "extra_ak")
+    write_wheel(tmp_path / "extra", "traitlets-1.0-py3-none-any.whl", "traitlets")  # shipped already: left out
+    preload = write_wheel(tmp_path / "preload", "hello_ak-1.0-py2.py3-none-any.whl")
+    args = ("--AsyncKernelAddon.extra_wheels=extra", f"--AsyncKernelAddon.preload_wheels={preload}")
+    code, log = lite_build(tmp_path, *args, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    wheels = tmp_path / "site" / "async-kernel" / "wheels"
+    index = json.loads((wheels / "index.json").read_text())
+    assert index[-2].startswith("async_kernel_jupyter-") and index[-1] == preload.name
+    assert json.loads((wheels / "extra.json").read_text()) == [extra.name]
+    assert (wheels / extra.name).is_file() and (wheels / preload.name).is_file()
+
+    # Dropping an option drops its wheel from the site.
+    code, log = lite_build(tmp_path, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert json.loads((wheels / "extra.json").read_text()) == []
+    assert not (wheels / extra.name).exists() and not (wheels / preload.name).exists()
+
+
+def test_kernel_aliases_are_written_to_the_plugin_settings_and_removed_with_the_option(tmp_path):
+    code, log = lite_build(tmp_path, "--AsyncKernelAddon.kernel_aliases=python", "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert kernel_settings(tmp_path / "site")["kernelAliases"] == ["python"]
+    code, log = lite_build(tmp_path, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert "kernelAliases" not in kernel_settings(tmp_path / "site")
+
+
+BAD_OPTIONS = {
+    "missing path": (
+        ["--AsyncKernelAddon.extra_wheels=no/such/folder"],
+        "AsyncKernelAddon.extra_wheels: 'no/such/folder' does not exist",
+    ),
+    "compiled wheel": (
+        ["--AsyncKernelAddon.extra_wheels=wheels/numpy-2.3.0-cp314-cp314-manylinux_2_28_x86_64.whl"],
+        "AsyncKernelAddon.extra_wheels: numpy-2.3.0-cp314-cp314-manylinux_2_28_x86_64.whl is not a pure-Python wheel",
+    ),
+    "not a wheel": (
+        ["--AsyncKernelAddon.preload_wheels=wheels/README.txt"],
+        "AsyncKernelAddon.preload_wheels: 'README.txt' is not a wheel file name",
+    ),
+    "preload of a shipped distribution": (
+        ["--AsyncKernelAddon.preload_wheels=wheels/traitlets-1.0-py3-none-any.whl"],
+        "AsyncKernelAddon.preload_wheels: traitlets-1.0-py3-none-any.whl is traitlets, which the kernel already "
+        "installs",
+    ),
+    "unknown snapshot value": (
+        ["--AsyncKernelAddon.snapshot=sometimes"],
+        "AsyncKernelAddon.snapshot: 'sometimes' is not one of auto, on, off",
+    ),
+    "snapshot on without Node.js": (
+        ["--AsyncKernelAddon.snapshot=on", "--AsyncKernelAddon.node=no-such-node"],
+        "AsyncKernelAddon.snapshot is 'on' but Node.js was not found ('no-such-node' is not on PATH)",
+    ),
+    "bad kernel alias": (
+        ["--AsyncKernelAddon.kernel_aliases=two words"],
+        "AsyncKernelAddon.kernel_aliases: 'two words' is not a usable kernel name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_OPTIONS)
+def test_a_bad_option_stops_the_build_with_a_message_naming_it(tmp_path, case):
+    args, message = BAD_OPTIONS[case]
+    write_wheel(tmp_path / "wheels", "numpy-2.3.0-cp314-cp314-manylinux_2_28_x86_64.whl", "numpy")
+    write_wheel(tmp_path / "wheels", "traitlets-1.0-py3-none-any.whl", "traitlets")
+    (tmp_path / "wheels" / "README.txt").write_text("not a wheel\n")
+    code, log = lite_build(tmp_path, *args)
+    assert code != 0, log
+    assert message in log, log
+
+
+def test_a_bad_value_in_jupyter_lite_config_json_stops_the_build_too(tmp_path):
+    (tmp_path / "jupyter_lite_config.json").write_text(json.dumps({"AsyncKernelAddon": {"snapshot": "yes"}}))
+    code, log = lite_build(tmp_path)
+    assert code != 0, log
+    assert "AsyncKernelAddon.snapshot: 'yes' is not one of auto, on, off" in log, log
