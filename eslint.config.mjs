@@ -1,14 +1,31 @@
-// ESLint (flat config) for the browser side: js/src, tests/e2e, playwright.config.ts.
+// ESLint (flat config) for the browser side: js/src, tests/e2e, tests/docs, the Playwright configs.
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['js/lib/**', 'py/**', 'lite/**', 'node_modules/**', 'tests/e2e/.results/**', 'bench/**'] },
+  {
+    ignores: [
+      'js/lib/**',
+      'py/**',
+      'lite/**',
+      'node_modules/**',
+      'tests/e2e/.results/**',
+      'tests/docs/.results/**',
+      'bench/**'
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
-    files: ['js/src/**/*.ts', 'tests/e2e/**/*.ts', 'playwright.config.ts'],
+    files: [
+      'js/src/**/*.ts',
+      'tests/e2e/**/*.ts',
+      'tests/docs/**/*.ts',
+      'tests/playwright-base.ts',
+      'playwright.config.ts',
+      'playwright.docs.config.ts'
+    ],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-namespace': 'off',

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Run every test: lint, the native kernel (pytest), the `jupyter lite build` addon, the kernel inside
 # Pyodide under Node.js, and two JupyterLite sites in Chromium (Playwright): ours (lite/build.py) and one
-# built by plain `jupyter lite build` in a fresh venv (scripts/plain-site.sh). Installs what it needs on a
-# fresh machine; idempotent.
+# built by plain `jupyter lite build` in a fresh venv (scripts/plain-site.sh); then the docs (scripts/docs.sh)
+# and their live consoles in Chromium. Installs what it needs on a fresh machine; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/python-env.sh
 echo "== ruff"
-.venv/bin/ruff check py tests bench lite js/py hatch_build.py scripts
-.venv/bin/ruff format --check py tests bench lite js/py hatch_build.py scripts
+.venv/bin/ruff check py tests bench lite js/py hatch_build.py scripts docs
+.venv/bin/ruff format --check py tests bench lite js/py hatch_build.py scripts docs
 echo "== native kernel (pytest)"
 .venv/bin/python -m pytest tests/python tests/pyodide -p no:cacheprovider
 echo "== build our site: npm packages, the extension, the wheel, jupyter lite build (lite/build.py)"
@@ -25,3 +25,6 @@ echo "== our site (lite/_output) in Chromium (Playwright)"
 scripts/e2e.sh
 echo "== the plain jupyter lite build site in Chromium (Playwright)"
 ASYNC_KERNEL_SITE=build/plain-site/site ASYNC_KERNEL_E2E_PORT=8775 scripts/e2e.sh
+echo "== the documentation (Sphinx + jupyterlite-sphinx) and its live parts in Chromium (Playwright)"
+scripts/docs.sh
+timeout 900 npx --no-install playwright test -c playwright.docs.config.ts
