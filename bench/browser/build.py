@@ -4,8 +4,8 @@
 
 A benchmark fixture, not a product: the output goes to bench/browser/_output (gitignored).
 
-1. `python3 lite/build.py` builds our wheel and our own site (lite/_output, which run.mjs
-   measures alongside) unless --skip-lite; lite/ is not modified.
+1. Unless --skip-lite, `python3 lite/build.py` builds our wheel and our own site (lite/_output)
+   and scripts/plain-site.sh a user's site (build/plain-site/site); run.mjs measures both alongside.
 2. bench/browser/.venv gets jupyterlite-core 0.8.6, jupyterlite-pyodide-kernel 0.8.6,
    jupyter_server, jupyterlab_widgets (as lite/ has) and our wheel (--no-deps: its build addon
    needs only jupyterlite-core).
@@ -172,6 +172,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.skip_lite:
         run([sys.executable, str(LITE / "build.py")])
+        run([str(ROOT / "scripts" / "plain-site.sh")])
     (our_wheel,) = (LITE / "build" / "dist").glob("async_kernel_jupyter-*.whl")
     python = venv_python()
     run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
