@@ -21,12 +21,10 @@ run takes a few seconds.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 LITE = Path(__file__).resolve().parent
@@ -43,6 +41,9 @@ WHEEL_INPUTS = (
     "js/style", "js/package.json", "js/webpack.config.js", "tsconfig.json", "package.json", "package-lock.json",
 )  # fmt: skip
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from browser_runtime import digest  # noqa: E402  (the stamps of the wheel build's own steps use it too)
+
 BUILD_REQUIREMENTS = (
     "jupyterlite-core==0.8.6",
     "jupyter_server>=2.14",
@@ -57,19 +58,6 @@ def log(text: str) -> None:
 def run(cmd: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
     log("+ " + " ".join(cmd))
     subprocess.run(cmd, cwd=cwd, check=True, env=env)
-
-
-def digest(paths: Iterable[Path], extra: str = "") -> str:
-    """A hash of the files under `paths` (names and contents)."""
-    h = hashlib.sha256(extra.encode())
-    for top in paths:
-        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
-        for path in files:
-            if "__pycache__" in path.parts or not path.exists():
-                continue
-            h.update(str(path.relative_to(ROOT)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 class Stamp:
