@@ -5,57 +5,21 @@
 By default every response carries COOP `same-origin`, COEP `require-corp` and CORP
 `same-origin`, so the page is crossOriginIsolated: SharedArrayBuffer works (input() without
 the service worker, and the interrupt button stops `while True: pass`). `--no-isolation`
-leaves these headers out, as most static hosts do.
+leaves these headers out, as most static hosts do. The server itself is
+async_kernel.jupyterlite.serve (also used by `pytest --lite`).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-DEFAULT_DIR = Path(__file__).resolve().parent / "_output"
-
-MIME_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".wasm": "application/wasm",
-    ".json": "application/json",
-    ".ipynb": "application/json",
-    ".whl": "application/octet-stream",
-    ".zip": "application/zip",
-    ".svg": "image/svg+xml",
-    ".css": "text/css",
-    ".map": "application/json",
-}
-
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-
-
-class Handler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
-    isolation = True
-
-    def end_headers(self) -> None:
-        if self.isolation:
-            for name, value in ISOLATION_HEADERS.items():
-                self.send_header(name, value)
-        self.send_header("Cache-Control", "no-cache")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        if getattr(self, "_status", 200) >= 400:
-            super().log_message(format, *args)
-
-    def send_response(self, code: int, message: str | None = None) -> None:
-        self._status = code
-        super().send_response(code, message)
+HERE = Path(__file__).resolve().parent
+DEFAULT_DIR = HERE / "_output"
+# Runs with any python3, the package need not be installed: its serve module is standard library only.
+sys.path.insert(0, str(HERE.parent / "py"))
+from async_kernel.jupyterlite.serve import make_server  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.dir / "index.html").is_file():
         print(f"{args.dir} holds no site: run `python3 lite/build.py` first", file=sys.stderr)
         return 2
-    handler = type("SiteHandler", (Handler,), {"isolation": not args.no_isolation})
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), functools.partial(handler, directory=str(args.dir)))
+    server = make_server(args.dir, args.port, isolation=not args.no_isolation)
     host, port = server.server_address[:2]
     mode = "not isolated" if args.no_isolation else "crossOriginIsolated"
     print(f"Serving {args.dir} ({mode}) at http://{host}:{port}/lab/index.html", flush=True)

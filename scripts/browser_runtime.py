@@ -45,8 +45,8 @@ BROWSER_EXTRAS = ("ipywidgets>=8.1",)
 #: front-end assets come with the site, not with Python.
 EXCLUDED = frozenset({"pexpect", "ptyprocess", "psutil", "pyzmq", "widgetsnbextension", "jupyterlab-widgets"})
 #: Parts of the package the browser never imports (the build addon, its runtime, the
-#: extension, kernelspec logos).
-NOT_IN_BROWSER = ("jupyterlite", "labextension", "resources")
+#: extension, kernelspec logos, the pytest plugin).
+NOT_IN_BROWSER = ("jupyterlite", "labextension", "resources", "pytest_lite")
 #: Zip entries' time: the wheel's bytes depend on its contents only (the snapshot is keyed on them).
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 

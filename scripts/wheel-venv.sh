@@ -4,6 +4,7 @@
 # requirements are the same; made anew when either changes.
 #
 #   scripts/wheel-venv.sh VENV REQUIREMENT...
+#   WHEEL_EXTRAS=lite-test scripts/wheel-venv.sh VENV ...     # the wheel with these extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$1
@@ -14,12 +15,13 @@ if [ ${#wheels[@]} != 1 ]; then
   echo "wheel-venv.sh: expected one wheel in lite/build/dist, found ${#wheels[@]}: run python3 lite/build.py first" >&2
   exit 1
 fi
-want=$({ sha256sum "${wheels[0]}" | cut -c1-64; printf '%s\n' "$@"; } | sha256sum | cut -c1-16)
+wheel=${wheels[0]}${WHEEL_EXTRAS:+[$WHEEL_EXTRAS]}
+want=$({ sha256sum "${wheels[0]}" | cut -c1-64; printf '%s\n' "${WHEEL_EXTRAS:-}" "$@"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$VENV/.inputs" 2>/dev/null)" != "$want" ]; then
   echo "wheel-venv.sh: making $VENV"
   rm -rf "$VENV"
   timeout 300 python3 -m venv "$VENV"
-  timeout 900 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${wheels[0]}" "$@" \
+  timeout 900 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" "$@" \
     2> >(grep -v "^WARNING: Location .* is ignored" >&2)
   echo "$want" > "$VENV/.inputs"
 fi

@@ -1,0 +1,247 @@
+"""Run one notebook in JupyterLite's Notebook app, cell by cell, through the app's own commands.
+
+One browser per process (each pytest-xdist worker has its own), one page per notebook: a new page is a
+new JupyterLite instance and so a new kernel, which is also what restarts the kernel after a cell
+that timed out. Cells run one at a time with ``notebook:run-cell``; the runner waits for each with
+its timeout, interrupts the kernel when it expires, and reads the cell's outputs from the notebook
+model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+#: Every host but 127.0.0.1 unresolvable: a notebook cannot reach the network (--lite-allow-network lifts it).
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+KERNEL_START_MS = 180_000
+INTERRUPT_GRACE_MS = 15_000
+#: How long a widget view may take to render after its cell is done.
+WIDGET_RENDER_MS = 30_000
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+_OPEN = """async (kernel) => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.context.ready;
+  const session = panel.sessionContext;
+  await session.ready;
+  if (session.session?.kernel?.name !== kernel) {
+    await session.changeKernel({ name: kernel });
+  }
+  await session.session.kernel.info;
+  return panel.content.model.cells.length;
+}"""
+
+_READY = """() => {
+  const panel = window.jupyterapp?.shell?.currentWidget;
+  return !!(panel && panel.sessionContext && panel.content && panel.content.model);
+}"""
+
+_RUN = """(index) => {
+  const app = window.jupyterapp;
+  const notebook = app.shell.currentWidget.content;
+  notebook.activeCellIndex = index;
+  const state = (window.__akLiteCell = { done: false, ok: true, error: null });
+  // resolves with false when the kernel's reply is not "ok" (an error, also one shown as stderr)
+  app.commands.execute('notebook:run-cell').then(
+    (ok) => { state.done = true; state.ok = ok !== false; },
+    (error) => { state.done = true; state.error = String(error); }
+  );
+}"""
+
+_CELL = """(index) => window.jupyterapp.shell.currentWidget.content.model.cells.get(index).toJSON()"""
+
+#: The widget views of a cell once `expected` of them rendered: [] when all are fine, [message] when the
+#: ipywidgets front end shows its error widget (clicked, it shows the JavaScript error); null meanwhile.
+_WIDGETS = """([index, expected]) => {
+  const node = window.jupyterapp.shell.currentWidget.content.widgets[index].node;
+  const failed = node.querySelector('.jupyter-widgets-error-widget');
+  if (failed) {
+    failed.click();
+    const text = (failed.closest('.jp-OutputArea-output') ?? failed).innerText || '';
+    const lines = text
+      .split('\\n')
+      .map(l => l.trim())
+      .filter(l => l && !/^(Click to|\\[Open Browser Console|at )/.test(l));
+    return [lines.join(' ') || 'the widget shows an error'];
+  }
+  const outputs = [...node.querySelectorAll('.jp-OutputArea-output')];
+  const rendered = outputs.filter(o => o.querySelector('.jupyter-widgets')).length;
+  return rendered >= expected ? [] : null;
+}"""
+
+_INTERRUPT = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.interrupt()"""
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+@dataclass
+class CellProblem:
+    """Why a notebook failed: which cell, and what happened there."""
+
+    index: int
+    first_line: str
+    summary: str
+    traceback: str = ""
+
+
+@dataclass
+class NotebookRun:
+    """What running one notebook gave: the executed notebook and the first problem, if any."""
+
+    notebook: dict[str, Any]
+    problem: CellProblem | None = None
+    skipped: list[int] = field(default_factory=list)
+
+
+@dataclass
+class BrowserOptions:
+    executable: str | None
+    allow_network: bool
+    kernel: str
+    timeout: float
+
+
+def find_browser(given: str | None) -> str | None:
+    """--lite-browser, else Debian's chromium if present, else None (Playwright's own)."""
+    if given:
+        return given
+    return DEBIAN_CHROMIUM if shutil.which(DEBIAN_CHROMIUM) else None
+
+
+class NotebookBrowser:
+    """One headless Chromium for this process, started on first use."""
+
+    def __init__(self, options: BrowserOptions) -> None:
+        self.options = options
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def _ensure(self) -> Any:
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            args = [] if self.options.allow_network else OFFLINE_ARGS
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.options.executable, headless=True, args=args
+            )
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._playwright.stop()
+            self._browser = self._playwright = None
+
+    def run(self, base_url: str, path: str, source: dict[str, Any], output_dir: Path) -> NotebookRun:
+        """Open `path` (relative to the site's contents) and run its code cells in order."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        page = self._ensure().new_page(viewport={"width": 1280, "height": 900})
+        executed = json.loads(json.dumps(source))
+        result = NotebookRun(executed)
+        execution = source.get("metadata", {}).get("execution", {})
+        timeout = float(execution.get("timeout", self.options.timeout))
+        allow_errors = bool(execution.get("allow_errors", False))
+        try:
+            page.goto(f"{base_url}notebooks/index.html?path={path}", timeout=60_000)
+            page.wait_for_function(_READY, timeout=60_000)
+            page.evaluate(_OPEN, self.options.kernel)
+            for index, cell in enumerate(source.get("cells", [])):
+                if cell.get("cell_type") != "code":
+                    continue
+                tags = cell.get("metadata", {}).get("tags", [])
+                if "skip-execution" in tags:
+                    result.skipped.append(index)
+                    continue
+                page.evaluate(_RUN, index)
+                try:
+                    page.wait_for_function("() => window.__akLiteCell.done", timeout=timeout * 1000, polling=50)
+                except PlaywrightTimeout:
+                    page.evaluate(_INTERRUPT)
+                    try:
+                        page.wait_for_function("() => window.__akLiteCell.done", timeout=INTERRUPT_GRACE_MS)
+                        executed["cells"][index] = page.evaluate(_CELL, index)
+                    except PlaywrightTimeout:
+                        pass
+                    result.problem = CellProblem(index, first_line(cell), f"timed out after {timeout:g} s")
+                    break
+                executed["cells"][index] = page.evaluate(_CELL, index)
+                failed = not page.evaluate("() => window.__akLiteCell.ok")
+                problem = check_cell(index, cell, executed["cells"][index], allow_errors, failed)
+                if problem is None:
+                    problem = self._widget_problem(page, index, cell, executed["cells"][index])
+                if problem is not None:
+                    result.problem = problem
+                    break
+        finally:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            stem = path.replace("/", "__").removesuffix(".ipynb")
+            (output_dir / f"{stem}.ipynb").write_text(json.dumps(executed, indent=1))
+            try:
+                page.screenshot(path=str(output_dir / f"{stem}.png"), full_page=True)
+            finally:
+                page.close()
+        return result
+
+    @staticmethod
+    def _widget_problem(page: Any, index: int, cell: dict[str, Any], ran: dict[str, Any]) -> CellProblem | None:
+        """A widget view the page could not render (views render after the cell is done)."""
+        mime = "application/vnd.jupyter.widget-view+json"
+        expected = sum(mime in output.get("data", {}) for output in ran.get("outputs", []))
+        if not expected:
+            return None
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            handle = page.wait_for_function(_WIDGETS, arg=[index, expected], timeout=WIDGET_RENDER_MS, polling=50)
+            errors = handle.json_value()
+        except PlaywrightTimeout:
+            return CellProblem(index, first_line(cell), f"a widget did not render within {WIDGET_RENDER_MS / 1000:g} s")
+        if errors:
+            return CellProblem(index, first_line(cell), f"a widget failed to render: {errors[0]}")
+        return None
+
+
+def first_line(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else source
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
+def check_cell(
+    index: int, cell: dict[str, Any], ran: dict[str, Any], allow_errors: bool, failed: bool = False
+) -> CellProblem | None:
+    """The problem with a cell's outcome, or None: an error fails unless allowed or expected.
+
+    An error is an error output, or a reply that was not "ok" (IPython shows some errors, such as a
+    magic's UsageError, on stderr only).
+    """
+    outputs = ran.get("outputs", [])
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    expected = "raises-exception" in cell.get("metadata", {}).get("tags", [])
+    if expected and not (errors or failed):
+        return CellProblem(index, first_line(cell), "the cell is tagged raises-exception but raised nothing")
+    if expected or allow_errors:
+        return None
+    if errors:
+        error = errors[0]
+        summary = f"{error.get('ename', 'Error')}: {strip_ansi(str(error.get('evalue', '')))}"
+        traceback = strip_ansi("\n".join(error.get("traceback", [])))
+        return CellProblem(index, first_line(cell), summary, traceback)
+    if failed:
+        streams = [o for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+        stderr = "".join("".join(o.get("text", "")) for o in streams)
+        text = strip_ansi(stderr).strip()
+        summary = text.splitlines()[0] if text else "the kernel replied with an error"
+        return CellProblem(index, first_line(cell), summary, text)
+    return None
