@@ -55,10 +55,13 @@ export const test = base.extend<Fixtures>({
 export { expect };
 
 /**
- * The live iframe inside a jupyterlite-sphinx container that shows a button first (`:prompt:`):
- * click the button, then return the iframe that replaced it.
+ * The live iframe inside the jupyterlite-sphinx container of the page whose button (`:prompt:`)
+ * reads `buttonText`: click the button, then return the iframe that replaced it.
  */
-export async function startLazyIframe(container: Locator, buttonText: string): Promise<Locator> {
+export async function startLazyIframe(page: Page, buttonText: string): Promise<Locator> {
+  const container = page.locator('.jupyterlite_sphinx_iframe_container', {
+    has: page.locator('.jupyterlite_sphinx_try_it_button', { hasText: buttonText })
+  });
   const button = container.locator('.jupyterlite_sphinx_try_it_button');
   await expect(button).toHaveText(buttonText);
   await expect(container.locator('iframe')).toHaveCount(0);
@@ -68,8 +71,8 @@ export async function startLazyIframe(container: Locator, buttonText: string): P
   return iframe;
 }
 
-/** JupyterLite's REPL app (a code console) in an iframe. */
-export class Repl {
+/** A JupyterLite app in an iframe of the page. */
+class LiteFrame {
   readonly frame: FrameLocator;
 
   constructor(
@@ -78,7 +81,10 @@ export class Repl {
   ) {
     this.frame = iframe.contentFrame();
   }
+}
 
+/** JupyterLite's REPL app (a code console) in an iframe. */
+export class Repl extends LiteFrame {
   /** The cells that ran (not the prompt cell). */
   cells(): Locator {
     return this.frame.locator('.jp-CodeConsole-content .jp-CodeCell');
@@ -103,16 +109,7 @@ export class Repl {
 }
 
 /** JupyterLite's Notebook app in an iframe. */
-export class LiteNotebook {
-  readonly frame: FrameLocator;
-
-  constructor(
-    iframe: Locator,
-    readonly page: Page
-  ) {
-    this.frame = iframe.contentFrame();
-  }
-
+export class LiteNotebook extends LiteFrame {
   /** The kernel's name in the notebook toolbar, e.g. "Python (async)". */
   kernelName(): Locator {
     return this.frame.locator('.jp-NotebookPanel-toolbar .jp-KernelName');

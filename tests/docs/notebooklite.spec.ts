@@ -40,10 +40,7 @@ test('concurrency.ipynb loads on click and its awaiting cell prints its ticks', 
   page
 }) => {
   await page.goto('browser.html');
-  const container = page.locator('.jupyterlite_sphinx_iframe_container', {
-    has: page.locator('.jupyterlite_sphinx_try_it_button', { hasText: 'Open the notebook' })
-  });
-  const iframe = await startLazyIframe(container, 'Open the notebook');
+  const iframe = await startLazyIframe(page, 'Open the notebook');
   await expect(iframe).toHaveAttribute('src', /path=examples(\/|%2F)concurrency\.ipynb$/);
   const notebook = new LiteNotebook(iframe, page);
   await notebook.waitIdle('Python (async)');

@@ -24,10 +24,7 @@ test('the console with URL parameters: toolbar, prompt on top, no banner, cells 
   page
 }) => {
   await page.goto('embedding.html');
-  const container = page.locator('.jupyterlite_sphinx_iframe_container', {
-    has: page.locator('.jupyterlite_sphinx_try_it_button', { hasText: 'Start the console' })
-  });
-  const iframe = await startLazyIframe(container, 'Start the console');
+  const iframe = await startLazyIframe(page, 'Start the console');
   const src = (await iframe.getAttribute('src')) ?? '';
   const params = new URL(src, page.url()).searchParams;
   expect(Object.fromEntries(params)).toMatchObject({
