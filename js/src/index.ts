@@ -31,6 +31,7 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   mountDrive: true,
   interruptGraceMs: 100,
   prestart: true,
+  spareWorker: false,
   kernelAliases: []
 };
 
@@ -93,7 +94,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         ...options,
         worker,
         interruptGraceMs: settings.interruptGraceMs,
-        onProgress: (phase, text, elapsedMs) => reporter.report(options.id, phase, text, elapsedMs),
+        onProgress: (phase, text, elapsedMs) => {
+          reporter.report(options.id, phase, text, elapsedMs);
+          // After this kernel's start, not during it: both would compete for the same CPU.
+          if (phase === 'ready' && settings.spareWorker && !spare?.waiting) {
+            spare = new SpareWorker(boot);
+          }
+        },
         start: {
           baseUrl,
           startupCode: settings.startupCode,
@@ -150,9 +157,9 @@ function onlyKernel(kernelSpecs: IKernelSpecs, ours: string[]): boolean {
 }
 
 /**
- * One worker started with the page (the `prestart` setting): the first kernel takes it, with
- * Python loaded or on its way. Unclaimed for SPARE_WORKER_MS, it is terminated (it holds a
- * whole Python's memory).
+ * A worker started before a kernel asks for one: with the page (the `prestart` setting), or
+ * once a kernel is ready (`spareWorker`). The next kernel takes it, with Python loaded or on its
+ * way. Unclaimed for SPARE_WORKER_MS, it is terminated (it holds a whole Python's memory).
  */
 class SpareWorker {
   constructor(boot: IWorkerBoot) {
@@ -161,6 +168,11 @@ class SpareWorker {
       this._worker?.terminate();
       this._worker = undefined;
     }, SPARE_WORKER_MS);
+  }
+
+  /** Whether the worker is still there for a kernel to take. */
+  get waiting(): boolean {
+    return this._worker !== undefined;
   }
 
   /** The worker, once; undefined afterwards or when it was terminated. */

@@ -47,6 +47,12 @@ export interface IKernelSettings {
    */
   prestart: boolean;
   /**
+   * Keep a spare worker: once a kernel is ready, start loading the next Python, so that the
+   * next kernel (a restart, another notebook) takes it at once. Costs a second Python's memory;
+   * `pytest --lite` turns it on. Unclaimed for two minutes, a spare is terminated.
+   */
+  spareWorker: boolean;
+  /**
    * More kernel names that start this kernel (the build addon's `kernel_aliases`), for pages
    * that ask for a fixed kernel name such as jupyterlite-sphinx's try_examples (`python`).
    */

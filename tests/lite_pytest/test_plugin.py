@@ -5,11 +5,15 @@ folder of notebooks (tests/lite_pytest/notebooks: ok/ must pass, bad/ must fail,
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,7 +38,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_pytest(workdir: Path, *args: str) -> tuple[int, str, dict[str, str | None]]:
-    """(exit code, output, {test name: failure text or None}) of `pytest --lite ARGS` in workdir."""
+    """(exit code, output, {notebook's path: failure text or None}) of `pytest --lite ARGS` in workdir."""
     junit = workdir / f"junit-{len(list(workdir.glob('junit-*')))}.xml"
     result = subprocess.run(
         [str(VENV / "bin" / "pytest"), "--lite", f"--junitxml={junit}", *args],
@@ -47,26 +51,33 @@ def run_pytest(workdir: Path, *args: str) -> tuple[int, str, dict[str, str | Non
     if junit.is_file():
         for case in ET.parse(junit).getroot().iter("testcase"):
             failure = case.find("failure")
-            outcomes[case.get("name", "")] = None if failure is None else (failure.text or "")
+            # classname "ok.prints.ipynb", name "prints.ipynb": the notebook's path is ok/prints.ipynb
+            name = case.get("name", "")
+            folder = case.get("classname", "").removesuffix(name).removesuffix(".").replace(".", "/")
+            name = f"{folder}/{name}" if folder else name
+            outcomes[name] = None if failure is None else (failure.text or "")
     return result.returncode, result.stdout + result.stderr, outcomes
 
 
-EXPECTED_PASS = ("prints.ipynb", "widgets.ipynb", "tagged.ipynb")
+EXPECTED_PASS = ("ok/prints.ipynb", "ok/widgets.ipynb", "ok/tagged.ipynb")
 EXPECTED_FAIL = {
-    "failing.ipynb": [
+    "bad/failing.ipynb": [
         "failed in cell 2: x / (y - 2)",
         "ZeroDivisionError: division by zero",
         "----> 1 x / (y - 2)",
     ],
-    "endless.ipynb": ["failed in cell 0: while True:", "timed out after 5 s"],
-    "broken_widget.ipynb": [
+    "bad/endless.ipynb": ["failed in cell 0: while True:", "timed out after 5 s"],
+    "bad/broken_widget.ipynb": [
         "failed in cell 0: import ipywidgets as ipw",
         "a widget failed to render",
         "Failed to load view class 'NoSuchView' from module 'no-such-module'",
     ],
-    "unexpected.ipynb": ["failed in cell 0: print('no exception here')", "tagged raises-exception but raised nothing"],
+    "bad/unexpected.ipynb": [
+        "failed in cell 0: print('no exception here')",
+        "tagged raises-exception but raised nothing",
+    ],
     # IPython shows a magic's UsageError on stderr only; the reply's status says it failed
-    "magic_error.ipynb": [
+    "bad/magic_error.ipynb": [
         "failed in cell 0: %pip install no-such-package",
         "UsageError: Cannot install no-such-package",
     ],
@@ -91,10 +102,9 @@ def test_every_outcome_and_its_report(workdir):
     assert code == 1, log
     check_outcomes(outcomes)
     assert "5 failed, 3 passed" in log, log
-    executed = json.loads((output_dir / "prints.ipynb").read_text())
-    texts = ["".join(o.get("text", "")) for c in executed["cells"] for o in c["outputs"]]
+    texts = stdout_of(output_dir / "ok__prints.ipynb")
     assert "hello from the browser\n" in texts and "awaited\n" in texts
-    assert (output_dir / "failing.png").is_file()
+    assert (output_dir / "bad__failing.png").is_file()
 
 
 def test_with_two_xdist_workers_each_with_its_browser(workdir):
@@ -109,6 +119,101 @@ def test_passing_notebooks_exit_0_on_a_given_site(workdir):
     code, log, outcomes = run_pytest(workdir, "ok", f"--lite-site={sites[0]}")
     assert code == 0, log
     assert set(outcomes) == set(EXPECTED_PASS) and not any(outcomes.values()), outcomes
+
+
+def stdout_of(executed: Path) -> list[str]:
+    """The stream outputs of an executed notebook (--lite-output), one string per output."""
+    notebook = json.loads(executed.read_text())
+    return ["".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", [])]
+
+
+def notebook(path: Path, *cells: str) -> None:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {
+        "cells": [{**cell, "source": source} for source in cells],
+        "metadata": {"kernelspec": {"name": "async", "display_name": "Python (async)", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(content))
+
+
+class _Answer(SimpleHTTPRequestHandler):
+    """A host other than the site's: answers every GET with one line, readable cross-origin."""
+
+    def do_GET(self) -> None:
+        body = b"hello from another host"
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Cross-Origin-Resource-Policy", "cross-origin")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def other_host() -> Iterator[str]:
+    """A server on this machine reached as `localhost`: another host as far as the page knows."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Answer, directory="."))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory: pytest.TempPathFactory, other_host: str) -> Path:
+    """Notebooks that print what the page allows them (they pass either way), and two with the same name."""
+    folder = tmp_path_factory.mktemp("probes")
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    (folder / "url.txt").write_text(other_host)
+    notebook(
+        folder / "probe.ipynb",
+        "import js\nprint('isolated', js.crossOriginIsolated)",
+        (
+            "from pyodide.http import pyfetch\n"
+            "try:\n"
+            "    response = await pyfetch(open('url.txt').read())\n"
+            "    print('network:', await response.string())\n"
+            "except Exception:  # the fetch failed\n"
+            "    print('network: blocked')"
+        ),
+    )
+    for name in ("a", "b"):
+        (folder / name / "data.txt").parent.mkdir()
+        (folder / name / "data.txt").write_text(f"data of {name}")
+        notebook(folder / name / "same.ipynb", "print(open('data.txt').read())")
+    return folder
+
+
+def test_defaults_isolated_offline_and_notebooks_keep_their_folders(probes):
+    out = probes.parent / "out-defaults"
+    code, log, outcomes = run_pytest(probes, ".", f"--lite-output={out}")
+    assert code == 0, log
+    assert set(outcomes) == {"probe.ipynb", "a/same.ipynb", "b/same.ipynb"}, outcomes
+    assert stdout_of(out / "probe.ipynb") == ["isolated True\n", "network: blocked\n"]
+    assert stdout_of(out / "a__same.ipynb") == ["data of a\n"]
+    assert stdout_of(out / "b__same.ipynb") == ["data of b\n"]
+
+
+def test_no_isolation_allow_network_and_a_rebuild_after_a_change(probes):
+    (probes / "b" / "data.txt").write_text("data of b, changed")
+    out = probes.parent / "out-options"
+    code, log, _ = run_pytest(probes, ".", f"--lite-output={out}", "--lite-no-isolation", "--lite-allow-network")
+    assert code == 0, log
+    assert stdout_of(out / "probe.ipynb") == ["isolated False\n", "network: hello from another host\n"]
+    assert stdout_of(out / "b__same.ipynb") == ["data of b, changed\n"]
+
+
+def test_a_kernel_the_site_does_not_have(probes):
+    code, log, outcomes = run_pytest(probes, "probe.ipynb", "--lite-kernel=nope")
+    assert code == 1, log
+    text = outcomes["probe.ipynb"]
+    assert text is not None and 'the site has no kernel named "nope" (it has: async)' in text, log
 
 
 def test_a_site_that_does_not_exist_is_a_usage_error(workdir):

@@ -7,9 +7,11 @@ Standard library only.
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 MIME_TYPES = {
     ".js": "text/javascript",
@@ -33,12 +35,45 @@ ISOLATION_HEADERS = {
 }
 
 
+def merge_config(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`data` with `overrides` merged in, dictionaries key by key (at any depth), other values replaced."""
+    merged = dict(data)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 class SiteHandler(SimpleHTTPRequestHandler):
-    """Static files with the MIME types a JupyterLite site needs; logs only failed requests."""
+    """Static files with the MIME types a JupyterLite site needs; logs only failed requests.
+
+    With `config` set, every ``jupyter-lite.json`` is served with it merged into its
+    ``jupyter-config-data`` (the site on disk is unchanged).
+    """
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
     isolation = True
+    config: dict[str, Any] | None = None
     _status = 200
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if self.config is None or not path.endswith("/jupyter-lite.json"):
+            return super().do_GET()
+        file = Path(self.translate_path(path))
+        if not file.is_file():
+            return super().do_GET()
+        data = json.loads(file.read_text(encoding="utf-8"))
+        data["jupyter-config-data"] = merge_config(data.get("jupyter-config-data", {}), self.config)
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return None
 
     def end_headers(self) -> None:
         if self.isolation:
@@ -56,9 +91,19 @@ class SiteHandler(SimpleHTTPRequestHandler):
         super().send_response(code, message)
 
 
-def make_server(site: Path, port: int = 0, *, isolation: bool = True, quiet: bool = False) -> ThreadingHTTPServer:
-    """A server for `site` on 127.0.0.1:`port` (0: a free port); call serve_forever() or serve_in_thread()."""
-    handler = type("Handler", (SiteHandler,), {"isolation": isolation})
+def make_server(
+    site: Path,
+    port: int = 0,
+    *,
+    isolation: bool = True,
+    quiet: bool = False,
+    config: dict[str, Any] | None = None,
+) -> ThreadingHTTPServer:
+    """A server for `site` on 127.0.0.1:`port` (0: a free port); call serve_forever() or serve_in_thread().
+
+    `config`: merged into the ``jupyter-config-data`` of every ``jupyter-lite.json`` served.
+    """
+    handler = type("Handler", (SiteHandler,), {"isolation": isolation, "config": config})
     if quiet:
         handler.log_message = lambda self, format, *args: None  # type: ignore[method-assign]
     server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(site)))

@@ -1,17 +1,22 @@
-"""Run one notebook in JupyterLite's Notebook app, cell by cell, through the app's own commands.
+"""Run notebooks in JupyterLite's JupyterLab app, cell by cell, through the app's own commands.
 
-One browser per process (each pytest-xdist worker has its own), one page per notebook: a new page is a
-new JupyterLite instance and so a new kernel, which is also what restarts the kernel after a cell
-that timed out. Cells run one at a time with ``notebook:run-cell``; the runner waits for each with
-its timeout, interrupts the kernel when it expires, and reads the cell's outputs from the notebook
-model.
+One browser per process (each pytest-xdist worker has its own) holding one app page; each notebook
+opens in a new notebook panel of that app with a new kernel, and is closed (its kernel shut down)
+when done. Starting JupyterLab takes seconds of CPU, a kernel less, and with the kernel's
+``spareWorker`` setting (the server turns it on) the next kernel's Python loads while a notebook
+runs: so a page per notebook would cost more than everything else. A page that crashed or stopped
+answering is replaced. Cells run one at a time with ``notebook:run-cell``; the runner waits for each
+with its timeout, interrupts the kernel when it expires, and reads the cell's outputs from the
+notebook model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,34 +24,48 @@ from typing import Any
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 #: Every host but 127.0.0.1 unresolvable: a notebook cannot reach the network (--lite-allow-network lifts it).
 OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+APP_START_MS = 120_000
 KERNEL_START_MS = 180_000
 INTERRUPT_GRACE_MS = 15_000
+CLOSE_MS = 15_000
 #: How long a widget view may take to render after its cell is done.
 WIDGET_RENDER_MS = 30_000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
-_OPEN = """async (kernel) => {
-  const app = window.jupyterapp;
-  const panel = app.shell.currentWidget;
-  await panel.context.ready;
-  const session = panel.sessionContext;
-  await session.ready;
-  if (session.session?.kernel?.name !== kernel) {
-    await session.changeKernel({ name: kernel });
-  }
-  await session.session.kernel.info;
-  return panel.content.model.cells.length;
-}"""
+_APP_READY = """() => !!(window.jupyterapp && window.jupyterapp.serviceManager)"""
 
-_READY = """() => {
-  const panel = window.jupyterapp?.shell?.currentWidget;
-  return !!(panel && panel.sessionContext && panel.content && panel.content.model);
+#: Opens a notebook in a new panel with a new kernel; rejects with a message when that fails.
+_OPEN = """async ([path, kernel, ms]) => {
+  const within = (promise, what) => Promise.race([
+    promise,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms))
+  ]);
+  const app = window.jupyterapp;
+  await app.restored;
+  const specs = app.serviceManager.kernelspecs;
+  await specs.ready;
+  const names = Object.keys(specs.specs?.kernelspecs ?? {});
+  if (!names.includes(kernel)) {
+    throw new Error(`the site has no kernel named "${kernel}" (it has: ${names.sort().join(', ')})`);
+  }
+  const panel = await app.commands.execute('docmanager:open', { path, factory: 'Notebook', kernel: { name: kernel } });
+  window.__akLitePanel = panel;
+  await within(panel.context.ready, 'opening the notebook');
+  await within(panel.sessionContext.ready, 'starting the kernel');
+  const connection = panel.sessionContext.session?.kernel;
+  if (!connection) {
+    throw new Error(`no kernel started for ${path}`);
+  }
+  await within(connection.info, 'starting the kernel');
+  app.shell.activateById(panel.id);
+  return panel.content.model.cells.length;
 }"""
 
 _RUN = """(index) => {
   const app = window.jupyterapp;
-  const notebook = app.shell.currentWidget.content;
-  notebook.activeCellIndex = index;
+  const panel = window.__akLitePanel;
+  app.shell.activateById(panel.id);
+  panel.content.activeCellIndex = index;
   const state = (window.__akLiteCell = { done: false, ok: true, error: null });
   // resolves with false when the kernel's reply is not "ok" (an error, also one shown as stderr)
   app.commands.execute('notebook:run-cell').then(
@@ -55,12 +74,12 @@ _RUN = """(index) => {
   );
 }"""
 
-_CELL = """(index) => window.jupyterapp.shell.currentWidget.content.model.cells.get(index).toJSON()"""
+_CELL = """(index) => window.__akLitePanel.content.model.cells.get(index).toJSON()"""
 
 #: The widget views of a cell once `expected` of them rendered: [] when all are fine, [message] when the
 #: ipywidgets front end shows its error widget (clicked, it shows the JavaScript error); null meanwhile.
 _WIDGETS = """([index, expected]) => {
-  const node = window.jupyterapp.shell.currentWidget.content.widgets[index].node;
+  const node = window.__akLitePanel.content.widgets[index].node;
   const failed = node.querySelector('.jupyter-widgets-error-widget');
   if (failed) {
     failed.click();
@@ -76,7 +95,21 @@ _WIDGETS = """([index, expected]) => {
   return rendered >= expected ? [] : null;
 }"""
 
-_INTERRUPT = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.interrupt()"""
+_INTERRUPT = """() => window.__akLitePanel.sessionContext.session.kernel.interrupt()"""
+
+#: Shuts the notebook's kernel down and closes its panel without saving.
+_CLOSE = """async () => {
+  const panel = window.__akLitePanel;
+  window.__akLitePanel = undefined;
+  if (panel && !panel.isDisposed) {
+    await panel.sessionContext.shutdown();
+    panel.dispose();
+  }
+}"""
+
+
+class NotebookOpenError(RuntimeError):
+    """The notebook could not be opened or its kernel did not start (the message says why)."""
 
 
 def strip_ansi(text: str) -> str:
@@ -100,6 +133,8 @@ class NotebookRun:
     notebook: dict[str, Any]
     problem: CellProblem | None = None
     skipped: list[int] = field(default_factory=list)
+    #: From asking for the notebook to its kernel answering (the page, if new, included).
+    open_seconds: float = 0.0
 
 
 @dataclass
@@ -118,12 +153,13 @@ def find_browser(given: str | None) -> str | None:
 
 
 class NotebookBrowser:
-    """One headless Chromium for this process, started on first use."""
+    """One headless Chromium for this process and one JupyterLab page in it, started on first use."""
 
     def __init__(self, options: BrowserOptions) -> None:
         self.options = options
         self._playwright: Any = None
         self._browser: Any = None
+        self._page: Any = None
 
     def _ensure(self) -> Any:
         if self._browser is None:
@@ -136,7 +172,27 @@ class NotebookBrowser:
             )
         return self._browser
 
+    def _app(self, base_url: str) -> Any:
+        """The JupyterLab page, loaded now if there is none (or the last one broke)."""
+        if self._page is not None and not self._page.is_closed():
+            return self._page
+        context = self._ensure().new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.on("crash", lambda _page: self._drop_page())
+        page.goto(f"{base_url}lab/index.html", timeout=APP_START_MS)
+        page.wait_for_function(_APP_READY, timeout=APP_START_MS, polling=50)
+        self._page = page
+        return page
+
+    def _drop_page(self) -> None:
+        page, self._page = self._page, None
+        if page is not None:
+            # a crashed page may not close cleanly; it is gone anyway
+            with contextlib.suppress(Exception):
+                page.context.close()
+
     def close(self) -> None:
+        self._drop_page()
         if self._browser is not None:
             self._browser.close()
             self._playwright.stop()
@@ -144,18 +200,22 @@ class NotebookBrowser:
 
     def run(self, base_url: str, path: str, source: dict[str, Any], output_dir: Path) -> NotebookRun:
         """Open `path` (relative to the site's contents) and run its code cells in order."""
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        page = self._ensure().new_page(viewport={"width": 1280, "height": 900})
+        started = time.perf_counter()
+        page = self._app(base_url)
         executed = json.loads(json.dumps(source))
         result = NotebookRun(executed)
         execution = source.get("metadata", {}).get("execution", {})
         timeout = float(execution.get("timeout", self.options.timeout))
         allow_errors = bool(execution.get("allow_errors", False))
         try:
-            page.goto(f"{base_url}notebooks/index.html?path={path}", timeout=60_000)
-            page.wait_for_function(_READY, timeout=60_000)
-            page.evaluate(_OPEN, self.options.kernel)
+            try:
+                page.evaluate(_OPEN, [path, self.options.kernel, KERNEL_START_MS])
+            except PlaywrightError as exc:
+                raise NotebookOpenError(_js_error(exc)) from None
+            result.open_seconds = time.perf_counter() - started
             for index, cell in enumerate(source.get("cells", [])):
                 if cell.get("cell_type") != "code":
                     continue
@@ -184,14 +244,24 @@ class NotebookBrowser:
                     result.problem = problem
                     break
         finally:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            stem = path.replace("/", "__").removesuffix(".ipynb")
-            (output_dir / f"{stem}.ipynb").write_text(json.dumps(executed, indent=1))
-            try:
-                page.screenshot(path=str(output_dir / f"{stem}.png"), full_page=True)
-            finally:
-                page.close()
+            self._finish(page, path, executed, output_dir)
         return result
+
+    def _finish(self, page: Any, path: str, executed: dict[str, Any], output_dir: Path) -> None:
+        """Save the executed notebook and a screenshot, then close the notebook (its kernel too)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        stem = path.replace("/", "__").removesuffix(".ipynb")
+        (output_dir / f"{stem}.ipynb").write_text(json.dumps(executed, indent=1))
+        if page.is_closed():
+            return self._drop_page()
+        try:
+            page.screenshot(path=str(output_dir / f"{stem}.png"), timeout=CLOSE_MS)
+            page.wait_for_function(f"({_CLOSE})().then(() => true)", timeout=CLOSE_MS)
+        except PlaywrightError:
+            self._drop_page()  # the next notebook gets a new page
+        return None
 
     @staticmethod
     def _widget_problem(page: Any, index: int, cell: dict[str, Any], ran: dict[str, Any]) -> CellProblem | None:
@@ -210,6 +280,12 @@ class NotebookBrowser:
         if errors:
             return CellProblem(index, first_line(cell), f"a widget failed to render: {errors[0]}")
         return None
+
+
+def _js_error(exc: Exception) -> str:
+    """The message of an error thrown in the page, without Playwright's call log."""
+    text = str(exc).split("\n", 1)[0]
+    return text.removeprefix("Error: ").removeprefix("Page.evaluate: ").removeprefix("Error: ")
 
 
 def first_line(cell: dict[str, Any]) -> str:

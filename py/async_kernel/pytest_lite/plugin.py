@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
-from .browser import BrowserOptions, CellProblem, NotebookBrowser, find_browser
+from .browser import BrowserOptions, CellProblem, NotebookBrowser, NotebookOpenError, find_browser
+from .site import Site
 
 _STATE = pytest.StashKey["LiteState"]()
+#: The kernel's JupyterLite plugin (its settings live under this id in litePluginSettings).
+KERNEL_PLUGIN = "@async-kernel/jupyterlite:kernel"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +41,8 @@ class LiteState:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.roots: list[Path] = []
+        self.notebooks: list[Path] = []
+        self.site: Site | None = None
         self._server: Any = None
         self._base_url = ""
         opt = config.getoption
@@ -65,19 +69,26 @@ class LiteState:
     def base_url(self) -> str:
         if not self._base_url:
             from ..jupyterlite.serve import make_server, serve_in_thread
-            from .site import SiteBuildError, build_site
+            from .site import SiteBuildError, build_site, given_site
 
             given = self.config.getoption("lite_site")
             if given:
-                site = Path(given)
+                self.site = given_site(Path(given), self.notebooks)
             else:
-                cache = self._cache_dir()
                 try:
-                    site = build_site(sorted(set(self.roots)), self.config.getoption("lite_kernel"), cache)
+                    self.site = build_site(self.notebooks, self._cache_dir())
                 except SiteBuildError as exc:
                     raise pytest.UsageError(f"--lite: {exc}") from None
+            kernel = self.config.getoption("lite_kernel")
+            config = {
+                # window.jupyterapp: the runner drives the notebook through the app's commands
+                "exposeAppInBrowser": True,
+                "defaultKernelName": kernel,
+                # the next notebook's Python loads while one runs
+                "litePluginSettings": {KERNEL_PLUGIN: {"spareWorker": True}},
+            }
             isolation = not self.config.getoption("lite_no_isolation")
-            self._server = make_server(site, 0, isolation=isolation, quiet=True)
+            self._server = make_server(self.site.root, 0, isolation=isolation, quiet=True, config=config)
             serve_in_thread(self._server)
             host, port = self._server.server_address[:2]
             self._base_url = f"http://{host}:{port}/"
@@ -122,32 +133,42 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Fil
 class NotebookFile(pytest.File):
     def collect(self) -> list[pytest.Item]:
         state = self.config.stash[_STATE]
-        state.roots.append(self.path.parent)
+        state.notebooks.append(self.path)
         return [NotebookItem.from_parent(self, name=self.path.name)]
 
 
 class NotebookFailure(Exception):
-    """A notebook's first failing cell (see NotebookItem.repr_failure)."""
+    """A notebook's first failing cell, or why it could not run at all (see NotebookItem.repr_failure)."""
 
-    def __init__(self, path: str, problem: CellProblem) -> None:
-        super().__init__(f"{path}: cell {problem.index}: {problem.summary}")
+    def __init__(self, path: str, problem: CellProblem | None, reason: str = "") -> None:
+        super().__init__(f"{path}: cell {problem.index}: {problem.summary}" if problem else f"{path}: {reason}")
         self.path = path
         self.problem = problem
+        self.reason = reason
 
 
 class NotebookItem(pytest.Item):
     def runtest(self) -> None:
         state = self.config.stash[_STATE]
         base_url = state.base_url()
+        assert state.site is not None
+        path = state.site.path_of(self.path)
+        if not (state.site.root / "files" / path).is_file():
+            raise NotebookFailure(str(self.path), None, f"not in the site's contents ({state.site.root}/files)")
         source = json.loads(self.path.read_text(encoding="utf-8"))
-        # The site's contents hold each notebook folder's files at the top level.
-        result = state.browser.run(base_url, self.path.name, source, state.output_dir)
+        try:
+            result = state.browser.run(base_url, path, source, state.output_dir)
+        except NotebookOpenError as exc:
+            raise NotebookFailure(str(self.path), None, f"could not run it: {exc}") from None
+        self.user_properties.append(("lite_open_seconds", f"{result.open_seconds:.3f}"))
         if result.problem is not None:
             raise NotebookFailure(str(self.path), result.problem)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NotebookFailure):
             problem = excinfo.value.problem
+            if problem is None:
+                return f"notebook {excinfo.value.path}: {excinfo.value.reason}"
             lines = [
                 f"notebook {excinfo.value.path} failed in cell {problem.index}: {problem.first_line}",
                 problem.summary,
