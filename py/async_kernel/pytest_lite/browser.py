@@ -135,6 +135,8 @@ class NotebookRun:
     skipped: list[int] = field(default_factory=list)
     #: From asking for the notebook to its kernel answering (the page, if new, included).
     open_seconds: float = 0.0
+    #: Whether JupyterLab was loaded for this notebook (the first of a process, or after a broken page).
+    new_page: bool = False
 
 
 @dataclass
@@ -204,9 +206,10 @@ class NotebookBrowser:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         started = time.perf_counter()
+        new_page = self._page is None or self._page.is_closed()
         page = self._app(base_url)
         executed = json.loads(json.dumps(source))
-        result = NotebookRun(executed)
+        result = NotebookRun(executed, new_page=new_page)
         execution = source.get("metadata", {}).get("execution", {})
         timeout = float(execution.get("timeout", self.options.timeout))
         allow_errors = bool(execution.get("allow_errors", False))

@@ -160,7 +160,9 @@ class NotebookItem(pytest.Item):
             result = state.browser.run(base_url, path, source, state.output_dir)
         except NotebookOpenError as exc:
             raise NotebookFailure(str(self.path), None, f"could not run it: {exc}") from None
+        # in the junit XML: how long the notebook took to open (bench/lite_pytest.py reads it)
         self.user_properties.append(("lite_open_seconds", f"{result.open_seconds:.3f}"))
+        self.user_properties.append(("lite_new_page", str(result.new_page).lower()))
         if result.problem is not None:
             raise NotebookFailure(str(self.path), result.problem)
 
