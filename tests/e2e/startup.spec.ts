@@ -52,3 +52,34 @@ test('the first kernel takes the worker started with the page', async ({ page })
   await expect(notebook.output(cell)).toContainText('on the prestarted worker');
   expect(kernelWorkers(page)).toEqual([prestarted]);
 });
+
+test('with spareWorker, the next kernel takes a worker that loaded meanwhile', async ({
+  page,
+  context
+}) => {
+  // the setting as pytest --lite serves it: merged into every jupyter-lite.json
+  await context.route('**/jupyter-lite.json', async route => {
+    const response = await route.fetch();
+    const json = await response.json();
+    const data = json['jupyter-config-data'] ?? {};
+    const plugins = data.litePluginSettings ?? {};
+    const ours = plugins['@async-kernel/jupyterlite:kernel'] ?? {};
+    plugins['@async-kernel/jupyterlite:kernel'] = { ...ours, spareWorker: true };
+    json['jupyter-config-data'] = { ...data, litePluginSettings: plugins };
+    await route.fulfill({ response, json });
+  });
+  await page.goto('lab/index.html');
+  await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(1);
+  const [prestarted] = kernelWorkers(page);
+  const notebook = await openNotebook(page, false);
+  const cell = await notebook.run('print("first kernel")');
+  await expect(notebook.output(cell)).toContainText('first kernel');
+  // once the kernel is ready, the spare loads
+  await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(2);
+  const spare = kernelWorkers(page).find(worker => worker !== prestarted);
+  await notebook.restart();
+  const again = await notebook.run('print("second kernel")');
+  await expect(notebook.output(again)).toContainText('second kernel');
+  expect(kernelWorkers(page)).toContain(spare);
+  expect(kernelWorkers(page)).not.toContain(prestarted);
+});
