@@ -220,3 +220,8 @@ def test_a_site_that_does_not_exist_is_a_usage_error(workdir):
     code, log, _ = run_pytest(workdir, "ok", "--lite-site=no/such/site")
     assert code == 4, log
     assert "--lite-site no/such/site: no JupyterLite site there" in log
+    (workdir / "no-lab").mkdir()
+    (workdir / "no-lab" / "index.html").write_text("<html></html>")
+    code, log, _ = run_pytest(workdir, "ok", "--lite-site=no-lab")
+    assert code == 4, log
+    assert "--lite-site no-lab: the site has no JupyterLab app (lab/index.html)" in log

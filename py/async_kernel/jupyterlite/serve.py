@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -91,6 +92,17 @@ class SiteHandler(SimpleHTTPRequestHandler):
         super().send_response(code, message)
 
 
+class SiteServer(ThreadingHTTPServer):
+    """A threading HTTP server that takes a client hanging up mid-response (a closed tab or browser) calmly."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def make_server(
     site: Path,
     port: int = 0,
@@ -98,7 +110,7 @@ def make_server(
     isolation: bool = True,
     quiet: bool = False,
     config: dict[str, Any] | None = None,
-) -> ThreadingHTTPServer:
+) -> SiteServer:
     """A server for `site` on 127.0.0.1:`port` (0: a free port); call serve_forever() or serve_in_thread().
 
     `config`: merged into the ``jupyter-config-data`` of every ``jupyter-lite.json`` served.
@@ -106,9 +118,7 @@ def make_server(
     handler = type("Handler", (SiteHandler,), {"isolation": isolation, "config": config})
     if quiet:
         handler.log_message = lambda self, format, *args: None  # type: ignore[method-assign]
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
-    server.daemon_threads = True
-    return server
+    return SiteServer(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

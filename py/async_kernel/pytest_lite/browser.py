@@ -207,7 +207,11 @@ class NotebookBrowser:
 
         started = time.perf_counter()
         new_page = self._page is None or self._page.is_closed()
-        page = self._app(base_url)
+        try:
+            page = self._app(base_url)
+        except PlaywrightError as exc:
+            self._drop_page()
+            raise NotebookOpenError(f"JupyterLab did not start at {base_url}lab/index.html: {_js_error(exc)}") from None
         executed = json.loads(json.dumps(source))
         result = NotebookRun(executed, new_page=new_page)
         execution = source.get("metadata", {}).get("execution", {})

@@ -113,6 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
     given = config.getoption("lite_site")
     if given and not (Path(given) / "index.html").is_file():
         raise pytest.UsageError(f"--lite-site {given}: no JupyterLite site there (no index.html)")
+    if given and not (Path(given) / "lab" / "index.html").is_file():
+        raise pytest.UsageError(
+            f"--lite-site {given}: the site has no JupyterLab app (lab/index.html), which runs the notebooks"
+        )
     config.stash[_STATE] = LiteState(config)
 
 
