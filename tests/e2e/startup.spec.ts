@@ -43,13 +43,22 @@ function kernelWorkers(page: Page): Worker[] {
   return page.workers().filter(worker => worker.url().includes('async-kernel-worker'));
 }
 
-test('the first kernel takes the worker started with the page', async ({ page }) => {
+/**
+ * Opens JupyterLab, waits for the worker it prestarts, then opens a notebook and runs one cell
+ * printing `text`: the worker, and the notebook whose kernel runs on it.
+ */
+async function firstKernel(page: Page, text: string): Promise<[Worker, Notebook]> {
   await page.goto('lab/index.html');
   await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(1);
   const [prestarted] = kernelWorkers(page);
   const notebook = await openNotebook(page, false);
-  const cell = await notebook.run('print("on the prestarted worker")');
-  await expect(notebook.output(cell)).toContainText('on the prestarted worker');
+  const cell = await notebook.run(`print(${JSON.stringify(text)})`);
+  await expect(notebook.output(cell)).toContainText(text);
+  return [prestarted, notebook];
+}
+
+test('the first kernel takes the worker started with the page', async ({ page }) => {
+  const [prestarted] = await firstKernel(page, 'on the prestarted worker');
   expect(kernelWorkers(page)).toEqual([prestarted]);
 });
 
@@ -68,12 +77,7 @@ test('with spareWorker, the next kernel takes a worker that loaded meanwhile', a
     json['jupyter-config-data'] = { ...data, litePluginSettings: plugins };
     await route.fulfill({ response, json });
   });
-  await page.goto('lab/index.html');
-  await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(1);
-  const [prestarted] = kernelWorkers(page);
-  const notebook = await openNotebook(page, false);
-  const cell = await notebook.run('print("first kernel")');
-  await expect(notebook.output(cell)).toContainText('first kernel');
+  const [prestarted, notebook] = await firstKernel(page, 'first kernel');
   // once the kernel is ready, the spare loads
   await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(2);
   const spare = kernelWorkers(page).find(worker => worker !== prestarted);
