@@ -10,7 +10,7 @@ echo "== ruff"
 .venv/bin/ruff check py tests bench lite js/py hatch_build.py scripts docs
 .venv/bin/ruff format --check py tests bench lite js/py hatch_build.py scripts docs
 echo "== native kernel (pytest)"
-.venv/bin/python -m pytest tests/python tests/pyodide -p no:cacheprovider
+.venv/bin/python -m pytest tests/unit tests/python tests/pyodide -p no:cacheprovider
 echo "== build our site: npm packages, the extension, the wheel, jupyter lite build (lite/build.py)"
 python3 lite/build.py
 echo "== a user's site: fresh venv, our wheel, plain jupyter lite build (scripts/plain-site.sh)"

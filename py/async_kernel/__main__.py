@@ -3,7 +3,7 @@
 import signal
 import sys
 
-# A kernel ignores SIGINT until it can act on one (app.run installs the real handler): jupyter_client
+# A kernel ignores SIGINT until it can act on one (hosts.native.run installs the real handler): jupyter_client
 # interrupts a kernel before it shuts it down or restarts it, possibly while the kernel is still starting.
 if any(arg.startswith(("-f", "--connection-file")) for arg in sys.argv[1:]):
     signal.signal(signal.SIGINT, signal.SIG_IGN)

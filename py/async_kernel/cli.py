@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(message)s"
     )
-    from .app import run
+    from .hosts.native import run
     from .kernel import KernelSettings
 
     settings = KernelSettings(backend=args.backend, output_interval=args.output_interval, use_jedi=args.use_jedi)

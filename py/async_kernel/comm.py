@@ -8,13 +8,13 @@ import comm as comm_package
 from comm.base_comm import BaseComm, BuffersType, CommManager, MaybeDict
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .interfaces import Publisher
 
 
 class KernelComm(BaseComm):
-    """A comm whose messages the kernel publishes on iopub."""
+    """A comm whose messages are published on iopub."""
 
-    kernel: Kernel | None = None
+    publisher: Publisher | None = None
 
     def publish_msg(
         self,
@@ -24,16 +24,16 @@ class KernelComm(BaseComm):
         buffers: BuffersType = None,
         **keys: Any,
     ) -> None:
-        if self.kernel is None:
+        if self.publisher is None:
             raise RuntimeError("async-kernel comms need a running kernel")
         content = {"data": {} if data is None else data, "comm_id": self.comm_id, **keys}
-        self.kernel.publish(msg_type, content, metadata=metadata, buffers=list(buffers or []))
+        self.publisher.publish(msg_type, content, metadata=metadata, buffers=list(buffers or []))
 
 
-def install(kernel: Kernel) -> CommManager:
-    """Make ``comm.create_comm`` and ``comm.get_comm_manager`` serve ``kernel``; return the manager."""
+def install(publisher: Publisher) -> CommManager:
+    """Make ``comm.create_comm`` and ``comm.get_comm_manager`` publish through ``publisher``; return the manager."""
     manager = CommManager()
-    KernelComm.kernel = kernel
+    KernelComm.publisher = publisher
 
     def create_comm(*args: Any, **kwargs: Any) -> BaseComm:
         return KernelComm(*args, **kwargs)

@@ -19,7 +19,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 
 log = logging.getLogger("async_kernel")
 
@@ -78,3 +78,34 @@ def install_sigint_handler(decide: Callable[[FrameType | None], bool]) -> None:
             raise_or_defer()
 
     signal.signal(signal.SIGINT, on_sigint)
+
+
+class SigintPolicy:
+    """What SIGINT means at the moment it arrives; the host installs it with :func:`install_sigint_handler`.
+
+    When a cell's code is running synchronously on the main thread (``time.sleep``, a loop, ``input()``) the
+    signal raises KeyboardInterrupt in it. Otherwise the main loop is idle or a cell is awaiting:
+    ``cancel_awaiting`` is called (it must only queue work), and the awaiting execute is shown as interrupted.
+    Until :meth:`arm` names the code object that runs cells (during start-up) there is nothing to interrupt.
+    Safe at any moment: it imports nothing.
+    """
+
+    def __init__(self, cancel_awaiting: Callable[[], None]) -> None:
+        self._cancel_awaiting = cancel_awaiting
+        self._cell_runner: CodeType | None = None
+
+    def arm(self, cell_runner: CodeType) -> None:
+        """From now on, a frame running ``cell_runner`` (``InteractiveShell.run_code``) means "in a cell"."""
+        self._cell_runner = cell_runner
+
+    def __call__(self, frame: FrameType | None) -> bool:
+        """Return True if the handler should raise KeyboardInterrupt in ``frame``."""
+        cell_runner = self._cell_runner
+        if cell_runner is None:
+            return False
+        while frame is not None:
+            if frame.f_code is cell_runner:
+                return True
+            frame = frame.f_back
+        self._cancel_awaiting()
+        return False

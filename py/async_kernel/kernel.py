@@ -26,14 +26,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from types import CodeType, FrameType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import aiologic
 import anyio
 
 from . import context
 from ._version import __version__
+from .interfaces import Cell, Comms, Shell
 from .protocol import (
     PROTOCOL_VERSION,
     Channel,
@@ -47,25 +47,19 @@ from .protocol import (
 from .scheduler import Runner
 
 if TYPE_CHECKING:
-    from comm.base_comm import CommManager
-
-    from .shell import KernelShell
     from .streams import OutStream
 
 log = logging.getLogger("async_kernel")
 
 
 class Transport(Protocol):
-    """What the core needs from a transport."""
+    """What the core needs from a transport: moving messages, nothing else."""
 
     def send(self, channel: Channel, msg: Message) -> None:
         """Send ``msg`` on ``channel``. Must be thread-safe and must not block on the network."""
 
-    def request_input(self, msg: Message) -> Message:
-        """Send an ``input_request`` on stdin and block until its ``input_reply`` arrives."""
-
-    def call_later(self, delay: float, func: Callable[[], None]) -> None:
-        """Call ``func()`` after ``delay`` seconds, from any thread; used to flush coalesced output."""
+    def request_input(self, msg: Message) -> Any:
+        """Send an ``input_request`` on stdin and block until a reply arrives; return it (decoded, unchecked)."""
 
 
 @dataclass
@@ -80,26 +74,41 @@ class KernelSettings:
     use_jedi: bool = False
 
 
-_MAIN, _AUX = "main", "aux"
+@dataclass(frozen=True)
+class Request:
+    """One request as a handler sees it: the message, its channel, when it arrived and the queue it waited in."""
 
-#: msg_type -> (runner, queue, handler method). Anything else: the aux runner's "unknown" queue.
-ROUTES: dict[str, tuple[str, str, str]] = {
-    "execute_request": (_MAIN, "execute", "_execute"),
-    "comm_open": (_MAIN, "comm", "_comm"),
-    "comm_msg": (_MAIN, "comm", "_comm"),
-    "comm_close": (_MAIN, "comm", "_comm"),
-    "complete_request": (_AUX, "complete", "_complete"),
-    "inspect_request": (_AUX, "inspect", "_inspect"),
-    "is_complete_request": (_AUX, "is_complete", "_is_complete"),
-    "history_request": (_AUX, "history", "_history"),
-    "kernel_info_request": (_AUX, "kernel_info", "_kernel_info"),
-    "comm_info_request": (_AUX, "comm_info", "_comm_info"),
-    "interrupt_request": (_AUX, "interrupt", "_interrupt"),
-    "shutdown_request": (_AUX, "shutdown", "_shutdown"),
-}
-_UNKNOWN = (_AUX, "unknown", "_unknown")
+    channel: str
+    msg: Message
+    arrived: float
+    queue: tuple[str, str, str | None]  # (channel, queue name, subshell id)
 
-Handler = Callable[[Message, float, tuple[Any, ...]], Awaitable[dict[str, Any] | None]]
+    @property
+    def msg_type(self) -> str:
+        return self.msg["header"]["msg_type"]
+
+    @property
+    def content(self) -> dict[str, Any]:
+        return self.msg["content"]
+
+    def code_and_cursor(self) -> tuple[str, int]:
+        """``code`` and ``cursor_pos`` of a completion or inspection request (the cursor defaults to the end)."""
+        code = self.content.get("code", "")
+        if not isinstance(code, str):
+            raise RemoteProtocolError("'code' must be a string")
+        cursor = self.content.get("cursor_pos")
+        return code, len(code) if cursor is None else int(cursor)
+
+
+Handler = Callable[["Kernel", Request], Awaitable[dict[str, Any] | None]]
+
+
+class Route(NamedTuple):
+    """Where a message type is served: which runner (``main`` or ``aux``), which queue, which handler."""
+
+    runner: Literal["main", "aux"]
+    queue: str
+    handler: Handler
 
 
 def _describe(msg: Any) -> str:
@@ -124,7 +133,11 @@ def _ipython_version() -> str:
 
 
 class Kernel:
-    """The transport-free kernel. See the module docstring for its guarantees."""
+    """The transport-free kernel. See the module docstring for its guarantees.
+
+    The host that runs it creates the shell and the comm manager and hands them over with :meth:`attach`;
+    until then every request that needs the shell waits, and ``kernel_info_request`` is answered at once.
+    """
 
     def __init__(
         self,
@@ -140,57 +153,21 @@ class Kernel:
         self.transport = transport
         self.settings = settings or KernelSettings()
         self.session = session or Session()
-        self._runners = {_MAIN: main, _AUX: aux}
+        self.runners = {"main": main, "aux": aux}
         self._interrupt_hook = interrupt or self.interrupt
         self._shutdown_hook = shutdown
         self._abort_before: dict[Any, float] = {}
         self._running: dict[Any, anyio.CancelScope] = {}
-        self._shell_ready = aiologic.Event()
-        self._run_code: CodeType | None = None  # InteractiveShell.run_code, once IPython is imported
-        self.shell: KernelShell | None = None
-        self.comm_manager: CommManager | None = None
+        self._attached = aiologic.Event()
+        self.shell: Shell | None = None
+        self.comms: Comms | None = None
+        #: output streams flushed before every other message of a request (the host sets them)
         self.streams: list[OutStream] = []
 
-    # -- start-up ----------------------------------------------------------------------------------
-    def start_shell(self, **shell_kwargs: Any) -> KernelShell:
-        """Import IPython, create the shell, take over stdout/stderr and comms. Call on the main thread."""
-        from . import comm
-        from .shell import KernelShell, load_profile
-        from .streams import OutStream
-
-        streams = []
-        for name in ("stdout", "stderr"):
-            original = getattr(sys, name)
-            try:
-                fileno: int | None = original.fileno()
-            except (AttributeError, OSError, ValueError):
-                fileno = None
-            stream = OutStream(
-                name,
-                self._publish_stream,
-                self.transport.call_later,
-                interval=self.settings.output_interval,
-                fileno=fileno,
-            )
-            setattr(sys, name, stream)
-            streams.append(stream)
-        self.streams = streams
-        self.comm_manager = comm.install(self)
-        profile = load_profile()
-        if sys.platform == "emscripten":
-            # No threads in Pyodide: IPython's history-saving thread cannot start (it logs a traceback
-            # and falls back to memory). Start in memory; the browser's file system is in memory too.
-            profile["config"].HistoryManager.hist_file = ":memory:"
-            # No subprocesses either: %%bash, %%script and friends cannot run, and building their
-            # parsers is half the shell's start-up time there.
-            profile["config"].ScriptMagics.script_magics = []
-        self._run_code = KernelShell.run_code.__code__
-        shell = KernelShell.instance(kernel=self, **{**profile, **shell_kwargs})
-        shell.Completer.use_jedi = self.settings.use_jedi
-        shell.run_startup_files()
-        self.shell = shell
-        self._shell_ready.set()
-        return shell
+    def attach(self, shell: Shell, comms: Comms) -> None:
+        """Take the shell that runs cells and the comm manager; requests waiting for them go on."""
+        self.shell, self.comms = shell, comms
+        self._attached.set()
 
     # -- incoming ----------------------------------------------------------------------------------
     def receive(self, channel: str, msg: Any) -> None:
@@ -201,51 +178,53 @@ class Kernel:
         except RemoteProtocolError as exc:
             log.error("Dropped a malformed %s message (%s): %s", channel, _describe(msg), exc)
             return
-        msg_type = msg["header"]["msg_type"]
-        runner_name, queue, method = ROUTES.get(msg_type, _UNKNOWN)
-        key = (channel, queue, msg["header"].get("subshell_id"))
-        handler: Handler = getattr(self, method)
-        self._runners[runner_name].submit(key, partial(self._serve, channel, msg, arrived, key, handler))
+        route = ROUTES.get(msg["header"]["msg_type"], UNKNOWN)
+        request = Request(channel, msg, arrived, (channel, route.queue, msg["header"].get("subshell_id")))
+        self.runners[route.runner].submit(request.queue, partial(self._serve, request, route.handler))
 
-    async def _serve(self, channel: str, msg: Message, arrived: float, key: tuple[Any, ...], handler: Handler) -> None:
+    async def _serve(self, request: Request, handler: Handler) -> None:
         """Run one request between ``busy`` and ``idle``; whatever happens, the client gets both and a reply."""
-        token = context.parent.set(msg)
-        msg_type = msg["header"]["msg_type"]
+        token = context.parent.set(request.msg)
         try:
-            self._status("busy", msg)
-            try:
-                content = await handler(msg, arrived, key)
-            except RemoteProtocolError as exc:  # the client's mistake: no kernel traceback in the log
-                log.error("Bad %s: %s", msg_type, exc)
-                content = self._error_reply(msg_type, exc)
-            except Exception as exc:
-                log.exception("Error handling %s", msg_type)
-                content = self._error_reply(msg_type, exc)
-            except KeyboardInterrupt as exc:  # landed in kernel code around a cell: the cell was interrupted
-                log.warning("An interrupt escaped the code of a %s", msg_type)
-                content = self._error_reply(msg_type, exc)
+            self._status("busy", request.msg)
+            content = await self._handle(request, handler)
             self._flush_streams_safely()
             if content is not None:
-                self._reply(channel, msg, content)
+                self._reply(request, content)
         finally:
             try:
-                self._status("idle", msg)
+                self._status("idle", request.msg)
             finally:
                 context.parent.reset(token)
 
-    def _error_reply(self, msg_type: str, exc: BaseException) -> dict[str, Any]:
+    async def _handle(self, request: Request, handler: Handler) -> dict[str, Any] | None:
+        """The handler's reply content, or an error reply for whatever it raised."""
+        try:
+            return await handler(self, request)
+        except RemoteProtocolError as exc:  # the client's mistake: no kernel traceback in the log
+            log.error("Bad %s: %s", request.msg_type, exc)
+            return self._error_reply(request, exc)
+        except Exception as exc:
+            log.exception("Error handling %s", request.msg_type)
+            return self._error_reply(request, exc)
+        except KeyboardInterrupt as exc:  # landed in kernel code around a cell: the cell was interrupted
+            log.warning("An interrupt escaped the code of a %s", request.msg_type)
+            return self._error_reply(request, exc)
+
+    def _error_reply(self, request: Request, exc: BaseException) -> dict[str, Any]:
         content = error_content(exc)
-        if msg_type == "execute_request" and self.shell is not None:
+        if request.msg_type == "execute_request" and self.shell is not None:
             content["execution_count"] = self.shell.execution_count
         return content
 
-    def _reply(self, channel: str, request: Message, content: dict[str, Any]) -> None:
-        msg_type = reply_type(request["header"]["msg_type"])
+    def _reply(self, request: Request, content: dict[str, Any]) -> None:
+        msg_type = reply_type(request.msg_type)
+        channel: Channel = request.channel  # type: ignore[assignment]
         try:
-            self.transport.send(channel, self._reply_msg(msg_type, request, content))  # type: ignore[arg-type]
+            self.transport.send(channel, self._reply_msg(msg_type, request.msg, content))
         except Exception as exc:  # content the wire cannot carry (say, a value a user expression made)
-            log.exception("Could not send the %s to %s", msg_type, request["header"]["msg_id"])
-            self.transport.send(channel, self._reply_msg(msg_type, request, error_content(exc)))  # type: ignore[arg-type]
+            log.exception("Could not send the %s to %s", msg_type, request.msg["header"]["msg_id"])
+            self.transport.send(channel, self._reply_msg(msg_type, request.msg, error_content(exc)))
 
     def _reply_msg(self, msg_type: str, request: Message, content: dict[str, Any]) -> Message:
         reply = self.session.msg(msg_type, content, request)
@@ -260,7 +239,7 @@ class Kernel:
         except Exception:
             log.exception("Could not publish buffered output")
 
-    # -- outgoing ----------------------------------------------------------------------------------
+    # -- outgoing (the Publisher interface of the shell and the comms) -----------------------------
     def _status(self, state: str, parent: Message) -> None:
         self.transport.send("iopub", self.session.msg("status", {"execution_state": state}, parent))
 
@@ -280,7 +259,8 @@ class Kernel:
         self.flush_streams()
         self.transport.send("iopub", self.session.msg(msg_type, content, context.current_parent(), metadata, buffers))
 
-    def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
+    def publish_stream(self, name: str, text: str, parent: Message | None) -> None:
+        """Publish text written to ``stdout`` or ``stderr`` (what :class:`OutStream` calls)."""
         self.transport.send("iopub", self.session.msg("stream", {"name": name, "text": text}, parent))
 
     def get_parent(self) -> dict[str, Any]:
@@ -295,6 +275,8 @@ class Kernel:
         if parent is not None:  # a client's stdin socket has the identity of its shell socket
             request["idents"] = parent.get("idents", [])
         reply = validate(self.transport.request_input(request))
+        if reply["header"]["msg_type"] != "input_reply":
+            raise RemoteProtocolError(f"expected an input_reply, got a {reply['header']['msg_type']!r}")
         value = reply["content"].get("value")
         if not isinstance(value, str):
             raise RemoteProtocolError("input_reply without a string 'value'")
@@ -303,137 +285,78 @@ class Kernel:
     # -- interrupt ---------------------------------------------------------------------------------
     def interrupt(self) -> None:
         """Cancel every execute that is awaiting. Call on the main runner's loop."""
-        shell = self.shell
         for scope in list(self._running.values()):
-            if shell is not None:
-                shell.interrupted = True
+            if self.shell is not None:
+                self.shell.interrupt()
             scope.cancel()
 
-    def on_sigint(self, frame: FrameType | None) -> bool:
-        """Decide what SIGINT means now; return True if the caller should raise KeyboardInterrupt.
-
-        When a cell's code is running synchronously on the main thread (``time.sleep``, a loop,
-        ``input()``) the signal raises KeyboardInterrupt in it. Otherwise the main loop is idle or a cell
-        is awaiting: the awaiting execute is cancelled, and shown as interrupted. Before the shell exists
-        (start-up) there is nothing to interrupt. Safe at any moment: it imports nothing and only queues work.
-        """
-        run_code = self._run_code
-        if run_code is None:
-            return False
-        while frame is not None:
-            if frame.f_code is run_code:
-                return True
-            frame = frame.f_back
-        self._runners[_MAIN].call_soon(self.interrupt)
-        return False
-
     # -- handlers ----------------------------------------------------------------------------------
-    async def _get_shell(self) -> KernelShell:
+    async def _shell(self) -> Shell:
         if self.shell is None:
-            await self._shell_ready
+            await self._attached
         assert self.shell is not None
         return self.shell
 
-    async def _execute(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        shell = await self._get_shell()
-        content = msg["content"]
-        if arrived <= self._abort_before.get(key, -math.inf):
+    async def execute_request(self, request: Request) -> dict[str, Any]:
+        shell = await self._shell()
+        if request.arrived <= self._abort_before.get(request.queue, -math.inf):
             return {"status": "aborted", "execution_count": shell.execution_count}
-        code = content.get("code", "")
-        if not isinstance(code, str):
-            raise RemoteProtocolError("execute_request 'code' must be a string")
-        silent = bool(content.get("silent", False))
-        store_history = bool(content.get("store_history", not silent)) and not silent
-        context.set_last_execute(msg)
-        if not silent:
-            self.publish("execute_input", {"code": code, "execution_count": shell.execution_count})
-        from .shell import allow_stdin
-
-        stdin_token = allow_stdin.set(bool(content.get("allow_stdin", True)))
-        started = time.monotonic()
-        try:
-            with anyio.CancelScope() as scope:
-                self._running[key] = scope
-                try:
-                    result = await shell.run_cell_concurrently(
-                        code,
-                        silent=silent,
-                        store_history=store_history,
-                        cell_id=msg["metadata"].get("cellId"),
-                    )
-                finally:
-                    del self._running[key]
-        finally:
-            allow_stdin.reset(stdin_token)
+        cell = Cell.from_request(request.msg)
+        context.set_last_execute(request.msg)
+        if not cell.silent:
+            self.publish("execute_input", {"code": cell.code, "execution_count": shell.execution_count})
+        outcome = None
+        with anyio.CancelScope() as scope:
+            self._running[request.queue] = scope
+            try:
+                outcome = await shell.run(cell)
+            finally:
+                del self._running[request.queue]
         self.flush_streams()
-        count = result.execution_count if result.execution_count is not None else shell.execution_count
-        reply: dict[str, Any] = {"execution_count": count}
-        error = result.error_before_exec or result.error_in_exec
-        if error is not None or scope.cancelled_caught:
-            name = type(error).__name__ if error is not None else "KeyboardInterrupt"
-            if shell.interrupted:
-                name = "KeyboardInterrupt"
-            reply.update(
-                status="error",
-                ename=name,
-                evalue="" if name == "KeyboardInterrupt" else str(error),
-                traceback=shell.last_traceback,
-            )
-            if content.get("stop_on_error", True):
-                self._abort_before[key] = time.monotonic()
-            log.debug("execute failed after %.3fs: %s", time.monotonic() - started, name)
-        else:
-            expressions = content.get("user_expressions") or {}
-            reply.update(
-                status="ok",
-                user_expressions=shell.user_expressions(expressions) if expressions else {},
-                payload=shell.payload_manager.read_payload(),
-            )
-        shell.payload_manager.clear_payload()
-        return reply
+        if outcome is None:  # cancelled before the shell could end the cell itself
+            outcome = shell.interrupted_outcome()
+        if outcome.failed and cell.stop_on_error:
+            self._abort_before[request.queue] = time.monotonic()
+        return outcome.reply()
 
-    async def _comm(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> None:
-        await self._get_shell()
-        manager = self.comm_manager
-        assert manager is not None
-        getattr(manager, msg["header"]["msg_type"])(None, None, msg)
-        return None
+    async def comm_message(self, request: Request) -> None:
+        await self._shell()
+        assert self.comms is not None
+        getattr(self.comms, request.msg_type)(None, None, request.msg)
 
-    async def _complete(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        shell = await self._get_shell()
-        code, cursor = self._code_cursor(msg)
-        return shell.complete_request(code, cursor)
+    async def complete_request(self, request: Request) -> dict[str, Any]:
+        shell = await self._shell()
+        return shell.complete_request(*request.code_and_cursor())
 
-    async def _inspect(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        shell = await self._get_shell()
-        code, cursor = self._code_cursor(msg)
-        return shell.inspect_request(code, cursor, int(msg["content"].get("detail_level", 0)))
+    async def inspect_request(self, request: Request) -> dict[str, Any]:
+        shell = await self._shell()
+        detail = int(request.content.get("detail_level", 0))
+        return shell.inspect_request(*request.code_and_cursor(), detail)
 
-    async def _is_complete(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        shell = await self._get_shell()
-        return shell.is_complete_request(str(msg["content"].get("code", "")))
+    async def is_complete_request(self, request: Request) -> dict[str, Any]:
+        shell = await self._shell()
+        return shell.is_complete_request(str(request.content.get("code", "")))
 
-    async def _history(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        shell = await self._get_shell()
-        return shell.history_request(msg["content"])
+    async def history_request(self, request: Request) -> dict[str, Any]:
+        shell = await self._shell()
+        return shell.history_request(request.content)
 
-    async def _comm_info(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        await self._get_shell()
-        assert self.comm_manager is not None
-        target = msg["content"].get("target_name")
+    async def comm_info_request(self, request: Request) -> dict[str, Any]:
+        await self._shell()
+        assert self.comms is not None
+        target = request.content.get("target_name")
         comms = {
             comm_id: {"target_name": comm.target_name}
-            for comm_id, comm in list(self.comm_manager.comms.items())
+            for comm_id, comm in list(self.comms.comms.items())
             if target is None or comm.target_name == target
         }
         return {"status": "ok", "comms": comms}
 
-    async def _kernel_info(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
+    async def kernel_info_request(self, request: Request) -> dict[str, Any]:
         return self.kernel_info()
 
     def kernel_info(self) -> dict[str, Any]:
         """The ``kernel_info_reply`` content; needs no shell, so it is answered during start-up."""
-        py = platform.python_version()
         return {
             "status": "ok",
             "protocol_version": PROTOCOL_VERSION,
@@ -441,7 +364,7 @@ class Kernel:
             "implementation_version": __version__,
             "language_info": {
                 "name": "python",
-                "version": py,
+                "version": platform.python_version(),
                 "mimetype": "text/x-python",
                 "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]},
                 "pygments_lexer": "ipython3",
@@ -457,29 +380,37 @@ class Kernel:
             "debugger": False,
         }
 
-    async def _interrupt(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
+    async def interrupt_request(self, request: Request) -> dict[str, Any]:
         self._interrupt_hook()
         return {"status": "ok"}
 
-    async def _shutdown(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any]:
-        restart = bool(msg["content"].get("restart", False))
+    async def shutdown_request(self, request: Request) -> dict[str, Any]:
+        restart = bool(request.content.get("restart", False))
         if self._shutdown_hook is not None:
             # the hook runs once the reply and the idle status are out
-            self._runners[_AUX].call_soon(partial(self._shutdown_hook, restart))
+            self.runners["aux"].call_soon(partial(self._shutdown_hook, restart))
         return {"status": "ok", "restart": restart}
 
-    async def _unknown(self, msg: Message, arrived: float, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        msg_type = msg["header"]["msg_type"]
-        log.warning("Unknown message type %r", msg_type)
-        if not msg_type.endswith("_request"):
+    async def unknown_message(self, request: Request) -> dict[str, Any] | None:
+        log.warning("Unknown message type %r", request.msg_type)
+        if not request.msg_type.endswith("_request"):
             return None
-        return error_content(RemoteProtocolError(f"unknown message type {msg_type!r}"))
+        return error_content(RemoteProtocolError(f"unknown message type {request.msg_type!r}"))
 
-    @staticmethod
-    def _code_cursor(msg: Message) -> tuple[str, int]:
-        content = msg["content"]
-        code = content.get("code", "")
-        if not isinstance(code, str):
-            raise RemoteProtocolError("'code' must be a string")
-        cursor = content.get("cursor_pos")
-        return code, len(code) if cursor is None else int(cursor)
+
+#: msg_type -> where it is served. Anything else: the aux runner's "unknown" queue.
+ROUTES: dict[str, Route] = {
+    "execute_request": Route("main", "execute", Kernel.execute_request),
+    "comm_open": Route("main", "comm", Kernel.comm_message),
+    "comm_msg": Route("main", "comm", Kernel.comm_message),
+    "comm_close": Route("main", "comm", Kernel.comm_message),
+    "complete_request": Route("aux", "complete", Kernel.complete_request),
+    "inspect_request": Route("aux", "inspect", Kernel.inspect_request),
+    "is_complete_request": Route("aux", "is_complete", Kernel.is_complete_request),
+    "history_request": Route("aux", "history", Kernel.history_request),
+    "kernel_info_request": Route("aux", "kernel_info", Kernel.kernel_info_request),
+    "comm_info_request": Route("aux", "comm_info", Kernel.comm_info_request),
+    "interrupt_request": Route("aux", "interrupt", Kernel.interrupt_request),
+    "shutdown_request": Route("aux", "shutdown", Kernel.shutdown_request),
+}
+UNKNOWN = Route("aux", "unknown", Kernel.unknown_message)

@@ -55,6 +55,14 @@ PARSE_ERRORS = (ValueError, RecursionError)
 
 _COMPACT_BELOW = 1 << 16
 
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: the standard library's parser, refusing NaN and Infinity as orjson does
+_strict = json.JSONDecoder(parse_constant=_refuse_constant)
+
 try:  # orjson is several times faster; the standard library is the fallback
     import orjson
 
@@ -69,8 +77,13 @@ try:  # orjson is several times faster; the standard library is the fallback
         return bytes(memoryview(data)) if len(data) < _COMPACT_BELOW else data
 
     def loads(data: bytes | bytearray | memoryview | str) -> Any:
-        """Parse JSON bytes or text."""
-        return orjson.loads(data)
+        """Parse JSON bytes or text (integers beyond 64 bits come back as floats, as JavaScript reads them)."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            # orjson refuses a lone surrogate's escape ("\ud800"), which dumps writes and JSON.stringify sends:
+            # the standard library reads it. Text that is not JSON fails there too.
+            return _strict.decode(data if isinstance(data, str) else bytes(data).decode("utf-8"))
 
 except ImportError:  # pragma: no cover - exercised where orjson is absent (Pyodide)
     _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=lambda o: _json_default(o))
@@ -84,9 +97,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent (Pyod
 
     def loads(data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON bytes or text."""
-        if isinstance(data, memoryview):
-            data = bytes(data)
-        return json.loads(data)
+        return _strict.decode(data if isinstance(data, str) else bytes(data).decode("utf-8"))
 
 
 _ascii_encoder = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=lambda o: _json_default(o))

@@ -6,9 +6,10 @@ goes to; the runner guarantees:
 
 * jobs submitted under one key run one at a time, in submission order;
 * jobs under different keys never wait for each other (each key has its own serving task);
-* :meth:`Runner.submit` and :meth:`Runner.call_soon` may be called from any thread, and from a signal
-  handler, before or while the runner runs;
-* every serving task belongs to the runner's task group: :meth:`Runner.stop` cancels them all.
+* :meth:`Runner.submit`, :meth:`Runner.call_soon` and :meth:`Runner.call_later` may be called from any
+  thread, and (the first two) from a signal handler, before or while the runner runs;
+* every serving task and every timer belongs to the runner's task group: :meth:`Runner.stop` cancels
+  them all.
 
 A job that raises (even KeyboardInterrupt) is logged and the queue goes on with the next job.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 import aiologic
@@ -60,6 +62,27 @@ class Runner:
             self._inbox.put(func)
         else:
             threadsafe(func)
+
+    def call_later(self, delay: float, func: Callable[[], Any]) -> None:
+        """Run ``func()`` on the runner's loop ``delay`` seconds from now. Thread-safe; never blocks.
+
+        This is the kernel's clock (coalesced output is flushed by it): a task of the runner's task group
+        sleeps, so a call still pending when the runner stops is cancelled with it. The timer starts from the
+        runner's own task, in its own context: a caller on another loop (trio's main loop calling the aux
+        runner) must not lend it its context, where sniffio would name the caller's library.
+        """
+        self._inbox.put(partial(self._start_timer, delay, func))
+
+    def _start_timer(self, delay: float, func: Callable[[], Any]) -> None:
+        assert self._task_group is not None
+        self._task_group.start_soon(self._timer, delay, func, name=f"{self.name}:timer")
+
+    async def _timer(self, delay: float, func: Callable[[], Any]) -> None:
+        await anyio.sleep(delay)
+        try:
+            func()
+        except (Exception, KeyboardInterrupt):
+            log.exception("Unhandled error in a delayed call on %s", self.name)
 
     def _start_server(self, key: Hashable, queue: aiologic.SimpleQueue[Job]) -> None:
         assert self._task_group is not None

@@ -1,4 +1,4 @@
-"""The IPython shell the kernel runs cells in, wired to publish through the kernel.
+"""The IPython shell the kernel runs cells in; it publishes through a :class:`~async_kernel.interfaces.Publisher`.
 
 Importing this module imports IPython (slow: hundreds of milliseconds natively, seconds in Pyodide), so the
 kernel imports it only once it can already answer ``kernel_info_request``.
@@ -27,8 +27,10 @@ from IPython.utils.tokenutil import token_at_cursor
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
+from .interfaces import Outcome
+
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .interfaces import Cell, Publisher
 
 #: whether the current execute request allows ``input()``
 allow_stdin: ContextVar[bool] = ContextVar("async_kernel_allow_stdin", default=False)
@@ -62,7 +64,7 @@ def _close_unstarted_coroutines(tb: TracebackType | None) -> None:
 class KernelDisplayHook(DisplayHook):
     """Sends a cell's value as ``execute_result``."""
 
-    kernel = AnyTrait()
+    publisher = AnyTrait()
 
     def start_displayhook(self) -> None:
         self._content: dict[str, Any] = {}
@@ -76,14 +78,14 @@ class KernelDisplayHook(DisplayHook):
 
     def finish_displayhook(self) -> None:
         if "data" in self._content:
-            self.kernel.publish("execute_result", self._content)
+            self.publisher.publish("execute_result", self._content)
         self._content = {}
 
 
 class KernelDisplayPublisher(DisplayPublisher):
     """Sends ``display_data``, ``update_display_data`` and ``clear_output``."""
 
-    kernel = AnyTrait()
+    publisher = AnyTrait()
 
     def publish(  # type: ignore[override]
         self,
@@ -96,10 +98,10 @@ class KernelDisplayPublisher(DisplayPublisher):
         **kwargs: Any,
     ) -> None:
         content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
-        self.kernel.publish("update_display_data" if update else "display_data", content)
+        self.publisher.publish("update_display_data" if update else "display_data", content)
 
     def clear_output(self, wait: bool = False) -> None:
-        self.kernel.publish("clear_output", {"wait": wait})
+        self.publisher.publish("clear_output", {"wait": wait})
 
 
 def load_profile() -> dict[str, Any]:
@@ -114,16 +116,16 @@ def load_profile() -> dict[str, Any]:
 
 
 class KernelShell(InteractiveShell):
-    """An :class:`InteractiveShell` whose output, errors, payloads and input go through the kernel."""
+    """An :class:`InteractiveShell` whose output, errors, payloads and input go through a publisher."""
 
     displayhook_class = Type(KernelDisplayHook)
     display_pub_class = Type(KernelDisplayPublisher)
-    kernel = AnyTrait()
+    publisher = AnyTrait()
 
-    def __init__(self, kernel: Kernel, **kwargs: Any) -> None:
-        super().__init__(kernel=kernel, **kwargs)
-        self.displayhook.kernel = kernel
-        self.display_pub.kernel = kernel
+    def __init__(self, publisher: Publisher, **kwargs: Any) -> None:
+        super().__init__(publisher=publisher, **kwargs)
+        self.displayhook.publisher = publisher
+        self.display_pub.publisher = publisher
         self.interrupted = False
         self.last_traceback: list[str] = []
         self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
@@ -177,7 +179,7 @@ class KernelShell(InteractiveShell):
     def _showtraceback(self, etype: type[BaseException], evalue: BaseException, stb: list[str]) -> None:
         self.last_traceback = list(stb)
         content = {"traceback": self.last_traceback, "ename": etype.__name__, "evalue": str(evalue)}
-        self.kernel.publish("error", content)
+        self.publisher.publish("error", content)
 
     # -- payloads ----------------------------------------------------------------------------------
     def set_next_input(self, text: str, replace: bool = False) -> None:
@@ -199,9 +201,42 @@ class KernelShell(InteractiveShell):
     def _read(self, prompt: str, password: bool) -> str:
         if not allow_stdin.get():
             raise StdinNotImplementedError("input() was called, but this frontend does not support input requests.")
-        return self.kernel.request_input(prompt, password)
+        return self.publisher.request_input(prompt, password)
 
     # -- running cells ------------------------------------------------------------------------------
+    async def run(self, cell: Cell) -> Outcome:
+        """Run ``cell`` on the caller's event loop; the outcome knows its ``execute_reply``."""
+        token = allow_stdin.set(cell.allow_stdin)
+        try:
+            result = await self.run_cell_concurrently(
+                cell.code, silent=cell.silent, store_history=cell.store_history, cell_id=cell.cell_id
+            )
+        finally:
+            allow_stdin.reset(token)
+        count = result.execution_count if result.execution_count is not None else self.execution_count
+        error = result.error_before_exec or result.error_in_exec
+        try:
+            if error is not None:
+                return self._failure(count, type(error).__name__, str(error))
+            expressions = self.user_expressions(cell.user_expressions) if cell.user_expressions else {}
+            return Outcome(count, payload=self.payload_manager.read_payload(), user_expressions=expressions)
+        finally:
+            self.payload_manager.clear_payload()
+
+    def interrupt(self) -> None:
+        """The awaiting cells are being cancelled by an interrupt: show that as KeyboardInterrupt."""
+        self.interrupted = True
+
+    def interrupted_outcome(self) -> Outcome:
+        """The outcome of a cell cancelled before it could end by itself."""
+        self.payload_manager.clear_payload()
+        return self._failure(self.execution_count, "KeyboardInterrupt", "")
+
+    def _failure(self, count: int, name: str, evalue: str) -> Outcome:
+        if self.interrupted or name == "KeyboardInterrupt":
+            name, evalue = "KeyboardInterrupt", ""
+        return Outcome(count, error=name, evalue=evalue, traceback=list(self.last_traceback))
+
     async def run_cell_concurrently(
         self, code: str, *, silent: bool, store_history: bool, cell_id: str | None = None
     ) -> ExecutionResult:

@@ -32,6 +32,7 @@ from typing import Any
 
 import malformed
 from async_kernel import interrupts
+from async_kernel.hosts import pyodide as host
 from async_kernel.transports import callback
 
 TIMEOUT = 30.0
@@ -91,7 +92,7 @@ class FrontEnd:
         self.ready = False  # kernel_info answered once
         self.session = uuid.uuid4().hex
         self.logs = LogRecords()
-        self.kernel: callback.CallbackKernel | None = None
+        self.kernel: host.PyodideKernel | None = None
         self.saved: dict[str, Any] = {}
 
     # -- the callback --------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class FrontEnd:
             settings = to_js(settings, dict_converter=js.Object.fromEntries)
             relay = js.Function.new("send", "return (text, buffers, blocking) => send(text, buffers, blocking);")
             send = relay(create_proxy(self.send))
-        self.kernel = callback.start(send, settings)
+        self.kernel = host.start(send, settings)
 
     def activate(self) -> None:
         """Put the kernel's stdout/stderr back (pytest's capture swaps ``sys.stdout`` between tests)."""
@@ -515,12 +516,12 @@ async def test_interrupt_cancels_awaiting_cell() -> None:
 async def test_sigint_raises_only_in_a_cell_and_waits_for_critical_sections() -> None:
     """The interrupt buffer's SIGINT (Pyodide) goes through the kernel's handler, as natively."""
     fe = await frontend()
-    kernel = fe.kernel.kernel  # type: ignore[union-attr]
+    assert fe.kernel is not None
     original = signal.getsignal(signal.SIGINT)
-    if PYODIDE:  # callback.start installed it
+    if PYODIDE:  # host.start installed it
         assert getattr(original, "__qualname__", "") == "install_sigint_handler.<locals>.on_sigint", original
     else:  # under CPython the test runner keeps its own handler: install the kernel's for this test
-        interrupts.install_sigint_handler(kernel.on_sigint)
+        interrupts.install_sigint_handler(fe.kernel.sigint)
     try:
         # in a cell's synchronous code: KeyboardInterrupt, where the cell is
         msg_id = fe.execute("import signal\nsignal.raise_signal(signal.SIGINT)\nprint('not reached')")
@@ -839,19 +840,20 @@ async def test_malformed_messages_leave_kernel_answering() -> None:
 async def test_handle_msg_survives_a_failing_core() -> None:
     """What Kernel.receive raises is logged with the message's type, id and traceback; handle_msg returns."""
     fe = await frontend()
-    kernel = fe.kernel.kernel  # type: ignore[union-attr]
+    assert fe.kernel is not None
+    transport = fe.kernel._transport
 
     def fail(channel: str, msg: Any) -> None:
         raise RuntimeError("core failure")
 
     fe.logs.records.clear()
     msg = fe.message("kernel_info_request", {})
-    kernel.receive = fail  # type: ignore[method-assign]
+    transport.connect(fail)
     try:
         with kept_logs(fe, "async_kernel"):
             fe.raw(json.dumps(msg))
     finally:
-        del kernel.receive
+        transport.connect(fe.kernel.kernel.receive)
     (record,) = fe.logs.records
     assert record.levelno == logging.ERROR and record.exc_info is not None
     assert "kernel_info_request" in record.getMessage() and msg["header"]["msg_id"] in record.getMessage()

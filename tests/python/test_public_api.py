@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import async_kernel
-from async_kernel.transports import callback
+from async_kernel.hosts import pyodide
 
 
 def test_exports_exist():
@@ -13,5 +13,5 @@ def test_exports_exist():
 
 
 def test_callback_entry_point():
-    assert callable(callback.start)
-    assert {"handle_msg", "interrupt", "stop"} <= set(dir(callback.CallbackKernel))
+    assert callable(pyodide.start)
+    assert {"handle_msg", "interrupt", "stop"} <= set(dir(pyodide.PyodideKernel))

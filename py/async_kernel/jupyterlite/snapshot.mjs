@@ -110,8 +110,8 @@ async function probeModules(py) {
       idle++;
   };
   py.FS.mkdirTree(HOME);
-  const callback = py.pyimport("async_kernel.transports.callback");
-  const kernel = callback.start(send, py.toPy({ cwd: HOME }));
+  const host = py.pyimport("async_kernel.hosts.pyodide");
+  const kernel = host.start(send, py.toPy({ cwd: HOME }));
   const deadline = performance.now() + TIMEOUT_MS;
   for (const [i, [msgType, content]] of PROBE_REQUESTS.entries()) {
     const header = {
@@ -120,7 +120,7 @@ async function probeModules(py) {
       session: "probe",
       username: "probe",
       date: new Date().toISOString(),
-      version: "5.3",
+      version: "5.4",
     };
     const channel = "shell";
     kernel.handle_msg(

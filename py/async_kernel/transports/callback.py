@@ -1,38 +1,25 @@
 """The callback transport: JavaScript (a Pyodide Web Worker) hands messages in, a ``send`` callback takes them out.
 
-JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the returned :class:`CallbackKernel`::
-
-    kernel = start(send, settings)
-    kernel.handle_msg(msg_json, buffers)   # for every message from the front end; returns at once
-    kernel.interrupt()                     # cancel an awaiting cell
-    kernel.stop()
+The Pyodide host (:mod:`async_kernel.hosts.pyodide`) creates it around JavaScript's ``send`` and connects it
+to the kernel; JavaScript then calls :meth:`CallbackTransport.handle_msg` for every message from the front end.
 
 Messages are JSON text of a whole Jupyter message with a ``channel`` key; binary buffers travel beside
 it (``Uint8Array`` in JavaScript, ``bytes`` here). ``send(msg_json, buffers, blocking)`` is called for
 every outgoing message; ``blocking`` is true only for an ``input_request``, and then ``send`` must return
 the ``input_reply`` message (JSON text) synchronously.
-
-Everything runs on the one event loop that calls in: there are no threads, so the kernel's main and aux
-runners are one runner, whose per-queue tasks let comm messages and completions through while a cell
-awaits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import re
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any
 
-from .. import interrupts
-from ..kernel import Kernel, KernelSettings
 from ..protocol import CHANNELS, Channel, Message, RemoteProtocolError, dumps, loads
-from ..scheduler import Runner
 
 log = logging.getLogger("async_kernel")
 
@@ -114,17 +101,21 @@ def _describe(decoded: Any) -> str:
 
 
 class CallbackTransport:
-    """Implements the core's transport interface on top of a ``send`` callable."""
+    """Moves messages between JavaScript's ``send`` and the kernel's ``receive``; decodes and checks the envelope."""
 
-    def __init__(self, send: Send, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, send: Send) -> None:
         self._send = send
-        self._loop = loop
+        self._receive: Callable[[str, dict[str, Any]], None] | None = None
         if sys.platform == "emscripten":
             from pyodide.ffi import to_js
 
             self._convert: Callable[[list[bytes]], Any] = to_js
         else:
             self._convert = list
+
+    def connect(self, receive: Callable[[str, dict[str, Any]], None]) -> None:
+        """Deliver every message :meth:`handle_msg` takes to ``receive(channel, msg)``."""
+        self._receive = receive
 
     def _encode(self, channel: str, msg: Message) -> tuple[str, Any]:
         wire = {
@@ -141,24 +132,12 @@ class CallbackTransport:
         text, buffers = self._encode(channel, msg)
         self._send(text, buffers, False)
 
-    def request_input(self, msg: Message) -> Message:
+    def request_input(self, msg: Message) -> dict[str, Any]:
         text, buffers = self._encode("stdin", msg)
         reply = self._send(text, buffers, True)
         if not isinstance(reply, str):
             raise RemoteProtocolError("the front end answered an input_request with no message")
-        return _decode(reply)  # type: ignore[return-value]  # Kernel.request_input validates it
-
-    def call_later(self, delay: float, func: Callable[[], None]) -> None:
-        self._loop.call_later(delay, func)
-
-
-class CallbackKernel:
-    """What :func:`start` returns to JavaScript."""
-
-    def __init__(self, kernel: Kernel, runner: Runner, task: asyncio.Task[None]) -> None:
-        self.kernel = kernel
-        self._runner = runner
-        self._task = task
+        return _decode(reply)  # the kernel checks it
 
     def handle_msg(self, msg: str | bytes, buffers: Iterable[Any] = ()) -> None:
         """Take one message from the front end. Returns at once and never raises.
@@ -166,7 +145,7 @@ class CallbackKernel:
         A message that cannot be decoded or routed is dropped, logged on the ``async_kernel`` logger with
         its type and id as far as they can be read, and the kernel goes on serving. A client's mistake
         (not JSON, nested too deeply, not an object, an unknown channel) is one error line; anything the
-        kernel core raises while taking a valid-looking message is a bug and is logged with its traceback.
+        kernel raises while taking a valid-looking message is a bug and is logged with its traceback.
         """
         decoded: Any = None
         try:
@@ -183,41 +162,7 @@ class CallbackKernel:
             log.warning("Ignored %s: a stdin message outside an input request", _describe(decoded))
             return
         try:
-            self.kernel.receive(channel, decoded)
+            assert self._receive is not None, "handle_msg before connect"
+            self._receive(channel, decoded)
         except Exception:
             log.exception("Dropped %s: the kernel failed to take it", _describe(decoded))
-
-    def interrupt(self) -> None:
-        """Cancel the cell that is awaiting, if any."""
-        self.kernel.interrupt()
-
-    def stop(self) -> None:
-        """Stop serving; pending requests are dropped."""
-        self._runner.stop()
-
-
-def start(send: Send, settings: Mapping[str, Any] | Any = None) -> CallbackKernel:
-    """Create the kernel and serve it on the running event loop; see the module docstring."""
-    options: dict[str, Any] = dict(settings.to_py() if hasattr(settings, "to_py") else (settings or {}))
-    for name, value in dict(options.get("env") or {}).items():
-        os.environ[str(name)] = str(value)
-    if options.get("cwd"):
-        os.chdir(options["cwd"])
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    kernel_settings = KernelSettings(
-        output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
-        use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
-    )
-    if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
-        logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
-    loop = asyncio.get_event_loop()
-    runner = Runner("pyodide")
-    transport = CallbackTransport(send, loop)
-    kernel = Kernel(transport, kernel_settings, main=runner, aux=runner, shutdown=lambda restart: runner.stop())
-    kernel.start_shell()
-    if sys.platform == "emscripten":  # (under CPython the test runner's own SIGINT handling stays)
-        # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
-        # cell's code, never in the kernel's, and never inside a critical section.
-        interrupts.install_sigint_handler(kernel.on_sigint)
-    task = loop.create_task(runner.run())
-    return CallbackKernel(kernel, runner, task)

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import heapq
 import hmac
-import itertools
 import logging
 import math
 import os
@@ -33,15 +31,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import zmq
 
 from .. import interrupts
-from ..protocol import PARSE_ERRORS, Channel, Message, RemoteProtocolError, dumps, loads
-
-if TYPE_CHECKING:
-    from ..kernel import Kernel
+from ..protocol import PARSE_ERRORS, Channel, Message, RemoteProtocolError, Session, dumps, loads
 
 log = logging.getLogger("async_kernel")
 
@@ -154,33 +149,6 @@ def deserialize(frames: list[bytes], signer: Signer) -> dict[str, Any]:
     }
 
 
-class Timers:
-    """Delayed calls on one daemon thread (for flushing coalesced output)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._counter = itertools.count()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="async-kernel-timers", daemon=True)
-        self._thread.start()
-
-    def call_later(self, delay: float, func: Callable[[], None]) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._counter), func))
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
-                _, _, func = heapq.heappop(self._heap)
-            try:
-                func()
-            except Exception:
-                log.exception("Error in a delayed call")
-
-
 def _url(info: dict[str, Any], port_name: str) -> str:
     transport = info.get("transport", "tcp")
     ip = info.get("ip", "127.0.0.1")
@@ -188,6 +156,22 @@ def _url(info: dict[str, Any], port_name: str) -> str:
     if transport == "ipc":
         return f"ipc://{ip}-{port}"
     return f"{transport}://{ip}:{port}"
+
+
+_SOCKETS = {"shell": zmq.ROUTER, "control": zmq.ROUTER, "stdin": zmq.ROUTER, "iopub": zmq.XPUB}
+
+
+def _bind(context: zmq.Context[Any], kind: int, info: dict[str, Any], name: str) -> zmq.Socket[bytes]:
+    sock: zmq.Socket[bytes] = context.socket(kind)
+    sock.linger = 1000
+    if kind == zmq.ROUTER:
+        sock.router_handover = 1
+    else:
+        sock.sndhwm = IOPUB_HWM
+        sock.setsockopt(zmq.XPUB_NODROP, 1)  # refuse, never drop, a message a subscriber has no room for
+        sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, not only the first to a topic
+    sock.bind(_url(info, f"{name}_port"))
+    return sock
 
 
 def _size(frames: list[Any]) -> int:
@@ -200,23 +184,7 @@ class ZmqTransport:
     def __init__(self, info: dict[str, Any]) -> None:
         self.signer = Signer(str(info.get("key", "")).encode(), info.get("signature_scheme", "hmac-sha256"))
         self.context = zmq.Context()
-        self.sockets: dict[str, zmq.Socket[bytes]] = {}
-        for name, kind in (
-            ("shell", zmq.ROUTER),
-            ("control", zmq.ROUTER),
-            ("stdin", zmq.ROUTER),
-            ("iopub", zmq.XPUB),
-        ):
-            sock = self.context.socket(kind)
-            sock.linger = 1000
-            if kind == zmq.ROUTER:
-                sock.router_handover = 1
-            else:
-                sock.sndhwm = IOPUB_HWM
-                sock.setsockopt(zmq.XPUB_NODROP, 1)  # refuse, never drop, a message a subscriber has no room for
-                sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, not only the first to a topic
-            sock.bind(_url(info, f"{name}_port"))
-            self.sockets[name] = sock
+        self.sockets = {name: _bind(self.context, kind, info, name) for name, kind in _SOCKETS.items()}
         self._heartbeat = self.context.socket(zmq.ROUTER)
         self._heartbeat.linger = 0
         self._heartbeat.bind(_url(info, "hb_port"))
@@ -236,11 +204,11 @@ class ZmqTransport:
         # iopub messages ZMQ refused for now (a subscriber has no room), oldest first
         self._backlog: collections.deque[tuple[list[Any], int]] = collections.deque()
         self._blocked_since: float | None = None
-        self._stdin_replies: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        self._timers = Timers()
+        self._stdin_replies: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._running = False
         self._io_thread: threading.Thread | None = None
-        self._kernel: Kernel | None = None
+        self._receive: Callable[[str, dict[str, Any]], None] | None = None
+        self._session = Session()
 
     # -- Transport interface -----------------------------------------------------------------------
     def send(self, channel: Channel, msg: Message) -> None:
@@ -270,7 +238,7 @@ class ZmqTransport:
             finally:
                 self._waiting -= 1
 
-    def request_input(self, msg: Message) -> Message:
+    def request_input(self, msg: Message) -> dict[str, Any]:
         while True:  # drop replies to earlier, abandoned requests
             try:
                 self._stdin_replies.get_nowait()
@@ -279,13 +247,14 @@ class ZmqTransport:
         self.send("stdin", msg)
         return self._stdin_replies.get()
 
-    def call_later(self, delay: float, func: Callable[[], None]) -> None:
-        self._timers.call_later(delay, func)
-
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self, kernel: Kernel) -> None:
-        """Start the I/O and heartbeat threads; messages go to ``kernel.receive`` from then on."""
-        self._kernel = kernel
+    def start(self, receive: Callable[[str, dict[str, Any]], None], session: Session) -> None:
+        """Start the I/O and heartbeat threads; messages go to ``receive(channel, msg)`` from then on.
+
+        ``session`` stamps the messages the transport sends of its own accord (``iopub_welcome``).
+        """
+        self._receive = receive
+        self._session = session
         self._running = True
         self._io_thread = threading.Thread(target=self._io_loop, name="async-kernel-io", daemon=True)
         self._io_thread.start()
@@ -399,7 +368,6 @@ class ZmqTransport:
 
     def _subscriptions(self, sock: zmq.Socket[bytes]) -> None:
         """Answer each new subscription with ``iopub_welcome`` (sent before anything queued after it)."""
-        assert self._kernel is not None
         while True:
             try:
                 event = sock.recv(_NOBLOCK)
@@ -412,13 +380,12 @@ class ZmqTransport:
                 subscription = topic.decode()
             except UnicodeDecodeError:
                 continue
-            welcome = self._kernel.session.msg("iopub_welcome", {"subscription": subscription})
+            welcome = self._session.msg("iopub_welcome", {"subscription": subscription})
             welcome["idents"] = [topic or b"kernel.iopub_welcome"]
             frames = serialize(welcome, self.signer)
             self._backlog.append((frames, 0))  # not counted in _queued: it never went through send()
 
     def _drain(self, sock: zmq.Socket[bytes], name: str) -> None:
-        assert self._kernel is not None
         while True:
             try:
                 frames = recv_frames(sock)
@@ -432,11 +399,11 @@ class ZmqTransport:
                 log.exception("Dropped a message on %s (%s) after an error", name, _describe(frames))
 
     def _route(self, name: str, msg: dict[str, Any]) -> None:
-        assert self._kernel is not None
+        assert self._receive is not None
         if name != "stdin":
-            self._kernel.receive(name, msg)
+            self._receive(name, msg)
         elif isinstance(msg.get("header"), dict) and msg["header"].get("msg_type") == "input_reply":
-            self._stdin_replies.put(msg)  # type: ignore[arg-type]
+            self._stdin_replies.put(msg)  # the kernel checks it
         else:
             log.warning("Ignored a stdin message that is not an input_reply")
 

@@ -1,0 +1,77 @@
+"""The native host: a process of its own, the ZMQ transport, the main loop on the main thread and the aux
+loop on a helper thread.
+
+It owns the process: SIGINT (both interrupt modes end in it, see :class:`~async_kernel.interrupts.SigintPolicy`),
+``sys.stdout``/``sys.stderr``, the IPython profile, and a watchdog that ends a shutdown that hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+import anyio
+
+from .. import interrupts
+from ..kernel import Kernel, KernelSettings
+from ..scheduler import Runner
+from ..transports.zmq import ZmqTransport
+from .common import capture_output, start_shell
+
+log = logging.getLogger("async_kernel")
+
+#: how long a shutdown may take (the main thread blocked in user code, an exit handler waiting on a lock) before
+#: the process exits anyway, with status 0. jupyter_client sends SIGTERM after half its shutdown_wait_time (5 s):
+#: stay below that, so that a requested shutdown always ends cleanly.
+SHUTDOWN_GRACE = 2.0
+
+
+def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> None:
+    """Serve the kernel described by ``connection_file`` until a ``shutdown_request``."""
+    transport = ZmqTransport(json.loads(Path(connection_file).read_text()))
+    main, aux = Runner("main"), Runner("aux")
+    kernel = Kernel(
+        transport, settings, main=main, aux=aux, interrupt=_send_sigint, shutdown=partial(_shutdown, main, aux)
+    )
+    policy = interrupts.SigintPolicy(partial(main.call_soon, kernel.interrupt))
+    interrupts.install_sigint_handler(policy)
+    transport.start(kernel.receive, kernel.session)
+    aux_thread = threading.Thread(target=anyio.run, args=(aux.run,), name="async-kernel-aux", daemon=True)
+    aux_thread.start()
+    # The aux loop is the clock of coalesced output: it keeps time while a cell blocks the main thread.
+    capture_output(kernel, aux.call_later)
+    from ..shell import KernelShell
+
+    policy.arm(KernelShell.run_code.__code__)
+    start_shell(kernel)
+    try:
+        anyio.run(main.run, backend=settings.backend)
+    finally:
+        kernel.flush_streams()
+        transport.close()
+        aux_thread.join(1.0)
+
+
+def _send_sigint() -> None:
+    """An ``interrupt_request``: both interrupt modes end in the SIGINT handler, which decides what it means."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _shutdown(main: Runner, aux: Runner, restart: bool) -> None:
+    main.stop()
+    aux.stop()
+    watchdog = threading.Timer(SHUTDOWN_GRACE, _exit_now)
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def _exit_now() -> None:
+    log.warning("The kernel did not exit within %.0f s of shutdown_request; exiting now", SHUTDOWN_GRACE)
+    sys.__stderr__.flush()
+    os._exit(0)

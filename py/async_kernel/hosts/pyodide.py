@@ -1,0 +1,106 @@
+"""The Pyodide host: the interpreter of a Web Worker, where JavaScript starts the kernel and relays messages.
+
+JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the returned :class:`PyodideKernel`::
+
+    kernel = start(send, settings)
+    kernel.handle_msg(msg_json, buffers)   # for every message from the front end; returns at once
+    kernel.interrupt()                     # cancel an awaiting cell
+    kernel.stop()
+
+``send`` and the message format are the callback transport's (:mod:`async_kernel.transports.callback`).
+``settings`` (a JavaScript object or a dict) may hold ``env`` (variables to set), ``cwd``, ``output_interval``
+and ``use_jedi``.
+
+Everything runs on the one event loop that calls in: there are no threads, so the kernel's main and aux
+runners are one runner, whose per-queue tasks let comm messages and completions through while a cell
+awaits, and whose loop is the clock of coalesced output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import interrupts
+from ..kernel import Kernel, KernelSettings
+from ..scheduler import Runner
+from ..transports.callback import CallbackTransport, Send
+from .common import capture_output, start_shell
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
+
+
+class PyodideKernel:
+    """What :func:`start` returns to JavaScript."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        transport: CallbackTransport,
+        sigint: interrupts.SigintPolicy,
+        task: asyncio.Task[None],
+    ) -> None:
+        self.kernel = kernel
+        #: what SIGINT (the worker's interrupt buffer) means; installed as the SIGINT handler in Pyodide
+        self.sigint = sigint
+        self._transport = transport
+        self._task = task
+
+    def handle_msg(self, msg: str | bytes, buffers: Iterable[Any] = ()) -> None:
+        """Take one message from the front end; returns at once and never raises (bad input is logged)."""
+        self._transport.handle_msg(msg, buffers)
+
+    def interrupt(self) -> None:
+        """Cancel the cell that is awaiting, if any."""
+        self.kernel.interrupt()
+
+    def stop(self) -> None:
+        """Stop serving; pending requests are dropped."""
+        self.kernel.runners["main"].stop()
+
+
+def start(send: Send, settings: Mapping[str, Any] | Any = None) -> PyodideKernel:
+    """Set up the interpreter, create the kernel and serve it on the running event loop (see the module doc)."""
+    options: dict[str, Any] = dict(settings.to_py() if hasattr(settings, "to_py") else (settings or {}))
+    _set_up_process(options)
+    runner = Runner("pyodide")
+    transport = CallbackTransport(send)
+    kernel_settings = KernelSettings(
+        output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
+        use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
+    )
+    kernel = Kernel(transport, kernel_settings, main=runner, aux=runner, shutdown=lambda restart: runner.stop())
+    capture_output(kernel, runner.call_later)
+    policy = interrupts.SigintPolicy(kernel.interrupt)  # JavaScript's interrupt runs on this very loop
+    shell = start_shell(kernel, _configure if sys.platform == "emscripten" else None)
+    policy.arm(type(shell).run_code.__code__)
+    if sys.platform == "emscripten":  # (under CPython the test runner's own SIGINT handling stays)
+        # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
+        # cell's code, never in the kernel's, and never inside a critical section.
+        interrupts.install_sigint_handler(policy)
+    transport.connect(kernel.receive)
+    task = asyncio.get_event_loop().create_task(runner.run())
+    return PyodideKernel(kernel, transport, policy, task)
+
+
+def _set_up_process(options: dict[str, Any]) -> None:
+    for name, value in dict(options.get("env") or {}).items():
+        os.environ[str(name)] = str(value)
+    if options.get("cwd"):
+        os.chdir(options["cwd"])
+    if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
+        logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
+
+
+def _configure(config: Config) -> None:
+    # No threads in Pyodide: IPython's history-saving thread cannot start (it logs a traceback and falls back
+    # to memory). Start in memory; the browser's file system is in memory too.
+    config.HistoryManager.hist_file = ":memory:"
+    # No subprocesses either: %%bash, %%script and friends cannot run, and building their parsers is half the
+    # shell's start-up time there.
+    config.ScriptMagics.script_magics = []
