@@ -40,13 +40,23 @@ class KernelKind:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def ours(backend: str = "asyncio") -> KernelKind:
+def ours(backend: str = "asyncio", py_dir: Path = REPO / "py", tag: str = "") -> KernelKind:
+    """Our kernel from ``py_dir`` (the working tree's ``py/``, or an older revision's, labelled ``ours@tag``)."""
     python = OUR_PYTHON if OUR_PYTHON.exists() else Path(sys.executable)
     argv = [str(python), "-m", "async_kernel", "-f", "{connection_file}"]
     if backend != "asyncio":
         argv += ["--backend", backend]
-    label = "ours" if backend == "asyncio" else f"ours-{backend}"
-    return KernelKind(label, tuple(argv), {"PYTHONPATH": str(REPO / "py")})
+    label = ("ours" if backend == "asyncio" else f"ours-{backend}") + (f"@{tag}" if tag else "")
+    return KernelKind(label, tuple(argv), {"PYTHONPATH": str(py_dir)})
+
+
+def checkout_py(rev: str, into: Path) -> Path:
+    """Write revision ``rev``'s ``py/`` folder into ``into`` (``git archive``); return that ``py`` folder."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "py"], capture_output=True, check=False)
+    if archive.returncode:
+        sys.exit(f"git archive {rev} py failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "py"
 
 
 def ipykernel() -> KernelKind:

@@ -1,6 +1,6 @@
 """Benchmark our native kernel against ipykernel, in one run, over jupyter_client and ZMQ.
 
-    .venv/bin/python bench/native.py [--only ours|ipykernel] [--quick] [--no-trio] [--calibrate]
+    .venv/bin/python bench/native.py [--only ours|ipykernel] [--quick] [--no-trio] [--calibrate] [--baseline REV]
 
 Not a test: it prints a table of figures, our targets and the ratio ours/ipykernel (see bench/README.md for what
 each figure means).  Every wait is bounded; a kernel that fails a step gets the failure printed, a fresh kernel
@@ -343,6 +343,20 @@ def print_table(results: list[Result], peer: str) -> None:
             print(f"note [{r.label}]: {note}")
 
 
+def print_baseline_ratios(results: list[Result], baseline: str) -> None:
+    """One line per figure: ours / ours at the baseline revision (below 1 is faster for times)."""
+    ours = next((r for r in results if r.label == "ours"), None)
+    base = next((r for r in results if r.label == baseline), None)
+    if ours is None or base is None:
+        return
+    print(f"\nours / {baseline} (same run):")
+    for fig in FIGURES:
+        a, b = ours.values.get(fig.key), base.values.get(fig.key)
+        shown = f"{a / b:.3g}" if a is not None and b else "-"
+        better = "higher is better" if fig.higher_is_better else "lower is better"
+        print(f"  {fig.title}: {shown} ({better})")
+
+
 def fmt_plain(figure: Figure, value: float | None) -> str:
     return "FAIL" if value is None else f"{value:.{figure.digits}f}"
 
@@ -357,12 +371,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also bench a do-nothing kernel (bench/_null_kernel.py): the client's ceiling",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also bench our kernel as of git revision REV (its py/ folder), for before/after figures in one run",
+    )
     args = parser.parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes()
 
+    ws = Workspace()
     kinds: list[KernelKind] = []
     if args.only != "ipykernel":
         kinds.append(_kernels.ours("asyncio"))
+        if args.baseline:
+            kinds.append(_kernels.ours("asyncio", _kernels.checkout_py(args.baseline, ws.root), args.baseline))
         if not args.no_trio and _kernels.has_module(_kernels.OUR_PYTHON, "trio"):
             kinds.append(_kernels.ours("trio"))
     if args.only != "ours":
@@ -377,12 +399,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs",
     )
 
-    ws = Workspace()
     try:
         results = [bench_kernel(kind, ws, sizes) for kind in kinds]
     finally:
         ws.close()
     print_table(results, "ipykernel")
+    if args.baseline:
+        print_baseline_ratios(results, f"ours@{args.baseline}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (figures are noisy when other work runs)")
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
@@ -151,7 +150,7 @@ class Session:
 
     def __init__(self, session: str | None = None, username: str | None = None) -> None:
         self.session = session or uuid.uuid4().hex
-        self.username = username or os.environ.get("USER", "kernel")
+        self.username = username or "kernel"
         # msg_ids: unique per session, cheaper than a uuid4 for each of the ~4 messages of every request
         self._ids = itertools.count(1)
 

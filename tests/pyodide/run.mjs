@@ -109,7 +109,7 @@ async def _run(node_id, timeout, func=None):
     return json.dumps(result)
 
 def _start_sync():
-    # start the kernel outside any coroutine, the way js/src/worker.ts calls callback.start()
+    # start the kernel outside any coroutine, the way the worker (js/src/worker/boot.ts) calls async_kernel.hosts.pyodide.start()
     for module in _modules:
         if hasattr(module, "start_frontend"):
             module.start_frontend()

@@ -1,4 +1,4 @@
-"""The callback transport (``async_kernel.transports.callback``) driven by a Python front end.
+"""The Pyodide host (``async_kernel.hosts.pyodide``) and its callback transport, driven by a Python front end.
 
 The same file runs under CPython (pytest; ``conftest.py`` runs the coroutines on one event loop) and
 inside real Pyodide under Node.js (``run.mjs``). The front end here plays the part of the JavaScript

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import Session
 from ..streams import OutStream
 
 if TYPE_CHECKING:
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from ..shell import KernelShell
 
 Clock = Callable[[float, Callable[[], Any]], None]
+
+
+def session() -> Session:
+    """The identity the kernel stamps on its messages: a fresh session id, the user's name."""
+    return Session(username=os.environ.get("USER", "kernel"))
 
 
 def capture_output(kernel: Kernel, clock: Clock) -> list[OutStream]:

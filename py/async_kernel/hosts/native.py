@@ -22,7 +22,7 @@ from .. import interrupts
 from ..kernel import Kernel, KernelSettings
 from ..scheduler import Runner
 from ..transports.zmq import ZmqTransport
-from .common import capture_output, start_shell
+from .common import capture_output, session, start_shell
 
 log = logging.getLogger("async_kernel")
 
@@ -37,7 +37,13 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
     transport = ZmqTransport(json.loads(Path(connection_file).read_text()))
     main, aux = Runner("main"), Runner("aux")
     kernel = Kernel(
-        transport, settings, main=main, aux=aux, interrupt=_send_sigint, shutdown=partial(_shutdown, main, aux)
+        transport,
+        settings,
+        main=main,
+        aux=aux,
+        session=session(),
+        interrupt=_send_sigint,
+        shutdown=partial(_shutdown, main, aux),
     )
     policy = interrupts.SigintPolicy(partial(main.call_soon, kernel.interrupt))
     interrupts.install_sigint_handler(policy)

@@ -29,7 +29,7 @@ from .. import interrupts
 from ..kernel import Kernel, KernelSettings
 from ..scheduler import Runner
 from ..transports.callback import CallbackTransport, Send
-from .common import capture_output, start_shell
+from .common import capture_output, session, start_shell
 
 if TYPE_CHECKING:
     from traitlets.config import Config
@@ -74,7 +74,9 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> PyodideKernel
         output_interval=float(options.get("output_interval", KernelSettings.output_interval)),
         use_jedi=bool(options.get("use_jedi", KernelSettings.use_jedi)),
     )
-    kernel = Kernel(transport, kernel_settings, main=runner, aux=runner, shutdown=lambda restart: runner.stop())
+    kernel = Kernel(
+        transport, kernel_settings, main=runner, aux=runner, session=session(), shutdown=lambda restart: runner.stop()
+    )
     capture_output(kernel, runner.call_later)
     policy = interrupts.SigintPolicy(kernel.interrupt)  # JavaScript's interrupt runs on this very loop
     shell = start_shell(kernel, _configure if sys.platform == "emscripten" else None)

@@ -203,7 +203,6 @@ class NotebookBrowser:
     def run(self, base_url: str, path: str, source: dict[str, Any], output_dir: Path) -> NotebookRun:
         """Open `path` (relative to the site's contents) and run its code cells in order."""
         from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         started = time.perf_counter()
         new_page = self._page is None or self._page.is_closed()
@@ -223,36 +222,56 @@ class NotebookBrowser:
             except PlaywrightError as exc:
                 raise NotebookOpenError(_js_error(exc)) from None
             result.open_seconds = time.perf_counter() - started
-            for index, cell in enumerate(source.get("cells", [])):
-                if cell.get("cell_type") != "code":
-                    continue
-                tags = cell.get("metadata", {}).get("tags", [])
-                if "skip-execution" in tags:
-                    result.skipped.append(index)
-                    continue
-                page.evaluate(_RUN, index)
-                try:
-                    page.wait_for_function("() => window.__akLiteCell.done", timeout=timeout * 1000, polling=50)
-                except PlaywrightTimeout:
-                    page.evaluate(_INTERRUPT)
-                    try:
-                        page.wait_for_function("() => window.__akLiteCell.done", timeout=INTERRUPT_GRACE_MS)
-                        executed["cells"][index] = page.evaluate(_CELL, index)
-                    except PlaywrightTimeout:
-                        pass
-                    result.problem = CellProblem(index, first_line(cell), f"timed out after {timeout:g} s")
-                    break
-                executed["cells"][index] = page.evaluate(_CELL, index)
-                failed = not page.evaluate("() => window.__akLiteCell.ok")
-                problem = check_cell(index, cell, executed["cells"][index], allow_errors, failed)
-                if problem is None:
-                    problem = self._widget_problem(page, index, cell, executed["cells"][index])
-                if problem is not None:
-                    result.problem = problem
-                    break
+            self._run_cells(page, source, executed, result, timeout, allow_errors)
         finally:
             self._finish(page, path, executed, output_dir)
         return result
+
+    def _run_cells(
+        self,
+        page: Any,
+        source: dict[str, Any],
+        executed: dict[str, Any],
+        result: NotebookRun,
+        timeout: float,
+        allow_errors: bool,
+    ) -> None:
+        """Run the code cells in order; stop at the first problem (noted in ``result``)."""
+        for index, cell in enumerate(source.get("cells", [])):
+            if cell.get("cell_type") != "code":
+                continue
+            if "skip-execution" in cell.get("metadata", {}).get("tags", []):
+                result.skipped.append(index)
+                continue
+            if not self._run_cell(page, index, executed, timeout):
+                result.problem = CellProblem(index, first_line(cell), f"timed out after {timeout:g} s")
+                return
+            failed = not page.evaluate("() => window.__akLiteCell.ok")
+            problem = check_cell(index, cell, executed["cells"][index], allow_errors, failed)
+            if problem is None:
+                problem = self._widget_problem(page, index, cell, executed["cells"][index])
+            if problem is not None:
+                result.problem = problem
+                return
+
+    @staticmethod
+    def _run_cell(page: Any, index: int, executed: dict[str, Any], timeout: float) -> bool:
+        """Run one cell and copy it into ``executed``; False if it timed out (it is interrupted then)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        page.evaluate(_RUN, index)
+        try:
+            page.wait_for_function("() => window.__akLiteCell.done", timeout=timeout * 1000, polling=50)
+        except PlaywrightTimeout:
+            page.evaluate(_INTERRUPT)
+            try:
+                page.wait_for_function("() => window.__akLiteCell.done", timeout=INTERRUPT_GRACE_MS)
+                executed["cells"][index] = page.evaluate(_CELL, index)
+            except PlaywrightTimeout:
+                pass
+            return False
+        executed["cells"][index] = page.evaluate(_CELL, index)
+        return True
 
     def _finish(self, page: Any, path: str, executed: dict[str, Any], output_dir: Path) -> None:
         """Save the executed notebook and a screenshot, then close the notebook (its kernel too)."""
