@@ -38,7 +38,10 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 def _to_bytes(buffer: Any) -> bytes:
     to_bytes = getattr(buffer, "to_bytes", None)  # a JsProxy of a typed array
-    return to_bytes() if to_bytes is not None else bytes(buffer)
+    try:
+        return to_bytes() if to_bytes is not None else bytes(buffer)
+    except (TypeError, ValueError) as exc:  # the front end's mistake: one log line, no traceback
+        raise RemoteProtocolError(f"a buffer of type {type(buffer).__name__} is not binary data") from exc
 
 
 def _too_deep(msg: str | bytes) -> bool:

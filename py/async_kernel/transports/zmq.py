@@ -10,13 +10,14 @@ anything else; a message with a wrong or missing signature, or a signature alrea
 dropped and logged. Nothing one message holds can stop the I/O thread: an error while decoding or routing
 it is logged with the message's type and id, and the thread goes on.
 
-Nothing is dropped on iopub silently. It is an XPUB socket that refuses (instead of dropping) a message a
-subscriber has no room for: the message waits in the I/O thread, in order, and is retried every few
-milliseconds while the other sockets are served. Senders wait for room once :data:`OUTBOX_BYTES` are queued,
-so a fast producer (a comm flood, a print loop) runs at the pace its slowest reader sets and memory stays
-bounded. Only a subscriber that reads nothing at all for :data:`IOPUB_STALL` seconds costs messages, and
-that is logged. Each new subscription gets an ``iopub_welcome`` message (protocol 5.5's way for a client to
-know it is connected).
+Replies on shell, control and stdin are never dropped: they wait for a client that reads slowly (each holds
+what that client asked for, one reply per request). Nothing is dropped on iopub silently either. It is an
+XPUB socket that refuses (instead of dropping) a message a subscriber has no room for: the message waits in
+the I/O thread, in order, and is retried every few milliseconds while the other sockets are served. Senders
+wait for room once :data:`OUTBOX_BYTES` are queued, so a fast producer (a comm flood, a print loop) runs at
+the pace its slowest reader sets and memory stays bounded. Only a subscriber that reads nothing at all for
+:data:`IOPUB_STALL` seconds costs messages, and that is logged. Each new subscription gets an
+``iopub_welcome`` message (protocol 5.5's way for a client to know it is connected).
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ def _bind(context: zmq.Context[Any], kind: int, info: dict[str, Any], name: str)
     sock.linger = 1000
     if kind == zmq.ROUTER:
         sock.router_handover = 1
+        # A ROUTER drops a message for a peer whose queue is full, silently: with no limit, a reply waits for a
+        # client that reads slowly. It holds at most what that client asked for (one reply per request).
+        sock.sndhwm = 0
     else:
         sock.sndhwm = IOPUB_HWM
         sock.setsockopt(zmq.XPUB_NODROP, 1)  # refuse, never drop, a message a subscriber has no room for
