@@ -19,8 +19,14 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 
+import {
+  PROTOCOL_VERSION,
+  STDIN_HEADER_BYTES,
+  STDIN_LENGTH,
+  STDIN_READY,
+  STDIN_STATE
+} from './tokens';
 import type { IWorkerBoot, IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
-import { STDIN_HEADER_BYTES, STDIN_READY, STDIN_STATE, STDIN_LENGTH } from './stdin';
 
 /** SIGINT, as Pyodide's interrupt buffer expects it. */
 const SIGINT = 2;
@@ -246,7 +252,7 @@ export class AsyncKernel implements IKernel {
       session: '',
       username: '',
       date: new Date().toISOString(),
-      version: '5.3'
+      version: PROTOCOL_VERSION
     };
     const msg = {
       channel: 'iopub',

@@ -1,9 +1,16 @@
 /**
- * Shared types of the async-kernel JupyterLite extension: the plugin settings and the
- * message protocol between the kernel object (main thread) and its Web Worker.
+ * Shared types and constants of the async-kernel JupyterLite extension: the plugin settings,
+ * the message protocol between the kernel object (main thread) and its Web Worker, and the
+ * layout of the shared stdin buffer.
  *
- * Interfaces only: no code, so the worker bundle and the main bundle can both import it.
+ * Types and constants only: no code, so the worker bundle and the main bundle can both import it.
  */
+
+/**
+ * The Jupyter messaging protocol version the kernel speaks (written into the headers the
+ * extension makes up itself). Must equal PROTOCOL_VERSION in py/async_kernel/protocol.py.
+ */
+export const PROTOCOL_VERSION = '5.4';
 
 /** The plugin id, also the key of the settings in `litePluginSettings`. */
 export const PLUGIN_ID = '@async-kernel/jupyterlite:kernel';
@@ -43,7 +50,7 @@ export interface IKernelSettings {
   /**
    * Start loading Python in a worker as soon as the page loads, before a notebook or console
    * asks for the kernel; the first kernel takes that worker. Only on pages likely to use this
-   * kernel (see `wantedKernel` in index.ts). Unclaimed for two minutes, it is terminated.
+   * kernel (see `wantedKernel` in workers.ts). Unclaimed for two minutes, it is terminated.
    */
   prestart: boolean;
   /**
@@ -89,7 +96,7 @@ export interface IWorkerStart extends Pick<IKernelSettings, 'startupCode' | 'mou
    * 'none' (input() raises a clear error).
    */
   stdinMode: 'shared' | 'service-worker' | 'none';
-  /** Control word + payload for the 'shared' stdin mode (see `requestInputShared` in worker.ts). */
+  /** Control word + payload for the 'shared' stdin mode (see `requestInputShared` in worker/stdin.ts). */
   stdinBuffer?: SharedArrayBuffer;
   /** One byte shared with Pyodide's interrupt check (only when crossOriginIsolated). */
   interruptBuffer?: SharedArrayBuffer;
@@ -111,3 +118,17 @@ export type WorkerToMain =
   | { type: 'message'; json: string; buffers: ArrayBuffer[] }
   | { type: 'progress'; phase: StartupPhase; text: string; elapsedMs: number }
   | { type: 'interrupt-ack'; id: number };
+
+/**
+ * Layout of the shared stdin buffer (crossOriginIsolated pages only).
+ *
+ * Bytes 0-3: state (Int32, STDIN_WAITING or STDIN_READY); bytes 4-7: length of the reply;
+ * from byte 8: the input_reply message as UTF-8 JSON. The worker sets STDIN_WAITING, posts
+ * the input_request and sleeps in `Atomics.wait`; the main thread writes the reply, sets
+ * STDIN_READY and calls `Atomics.notify`.
+ */
+export const STDIN_STATE = 0;
+export const STDIN_LENGTH = 1;
+export const STDIN_WAITING = 0;
+export const STDIN_READY = 1;
+export const STDIN_HEADER_BYTES = 8;

@@ -280,7 +280,7 @@ _frontend: FrontEnd | None = None
 def start_frontend() -> FrontEnd:
     """Create the shared front end and start its kernel; a plain call, as the Web Worker makes it.
 
-    ``run.mjs`` calls this from JavaScript outside any coroutine (like js/src/worker.ts does); under
+    ``run.mjs`` calls this from JavaScript outside any coroutine (like js/src/worker/boot.ts does); under
     pytest :func:`frontend` calls it on first use.
     """
     global _frontend

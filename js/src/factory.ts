@@ -1,0 +1,83 @@
+/**
+ * How our kernels plug into JupyterLite: the factory the kernelspecs register (a kernel on a
+ * worker from the pool, with the page's stdin and drive options), and the toolbar's interrupt.
+ */
+
+import type { IServiceWorkerManager } from '@jupyterlite/apputils';
+import type { IKernel, IKernelClient } from '@jupyterlite/services';
+
+import { AsyncKernel } from './kernel';
+import type { ProgressReporter } from './progress';
+import { siteUrl } from './settings';
+import type { IKernelSettings } from './tokens';
+import type { WorkerPool } from './workers';
+
+/** What a kernelspec's `create` needs. */
+export interface IKernelFactoryOptions {
+  settings: IKernelSettings;
+  pool: WorkerPool;
+  serviceWorker: IServiceWorkerManager | null;
+  reporter: ProgressReporter;
+}
+
+/** The `create` function of our kernelspecs. */
+export function kernelFactory(
+  factory: IKernelFactoryOptions
+): (options: IKernel.IOptions) => Promise<IKernel> {
+  const { settings, pool, serviceWorker, reporter } = factory;
+  const baseUrl = siteUrl('./');
+  const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated;
+  return async (options: IKernel.IOptions): Promise<IKernel> => {
+    const worker = pool.take();
+    const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
+    const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
+    return new AsyncKernel({
+      ...options,
+      worker,
+      interruptGraceMs: settings.interruptGraceMs,
+      onProgress: (phase, text, elapsedMs) => {
+        reporter.report(options.id, phase, text, elapsedMs);
+        if (phase === 'ready') {
+          pool.kernelReady();
+        }
+      },
+      start: {
+        baseUrl,
+        startupCode: settings.startupCode,
+        mountDrive: settings.mountDrive && serviceWorkerReady,
+        browsingContextId: serviceWorker?.browsingContextId ?? '',
+        stdinMode
+      }
+    });
+  };
+}
+
+/** Whether the service worker (drive and stdin endpoints) is usable; waits at most 10 s. */
+async function waitForServiceWorker(serviceWorker: IServiceWorkerManager | null): Promise<boolean> {
+  if (!serviceWorker) {
+    return false;
+  }
+  const timeout = new Promise<void>(resolve => setTimeout(resolve, 10_000));
+  await Promise.race([serviceWorker.ready.catch(() => undefined), timeout]);
+  return serviceWorker.enabled;
+}
+
+/**
+ * JupyterLite's kernel client answers the toolbar's interrupt by cancelling its own message
+ * queue only; it never tells the kernel. Wrap its `interrupt` so our kernels hear about it.
+ */
+export function routeInterrupts(kernelClient: IKernelClient): void {
+  const original = kernelClient.interrupt.bind(kernelClient);
+  kernelClient.interrupt = async (kernelId: string): Promise<void> => {
+    const kernel = await (
+      kernelClient as IKernelClient & {
+        getModel?: (id: string) => Promise<IKernel | undefined>;
+      }
+    ).getModel?.(kernelId);
+    if (kernel instanceof AsyncKernel) {
+      kernel.interrupt();
+      return;
+    }
+    return original(kernelId);
+  };
+}

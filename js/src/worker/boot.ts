@@ -1,0 +1,127 @@
+/**
+ * The worker's two start-up steps: `boot` loads Python with the kernel's packages (from the
+ * site's snapshot, else Pyodide plus the wheels), `start` mounts the drive and starts
+ * async_kernel on it, then delivers the kernel messages that arrived meanwhile.
+ */
+
+import type { PyodideAPI } from 'pyodide';
+import type { PyProxy } from 'pyodide/ffi';
+
+import type { IWorkerBoot, IWorkerStart } from '../tokens';
+import { importPyodide, mountDrive, pyodideConfig } from './pyodide';
+import { deliverPending, pythonSender } from './relay';
+import type { SendFunction } from './relay';
+import { restoreRuntime, snapshotToUse } from './snapshot';
+import type { IPyKernel, WorkerState } from './state';
+import { downloadWheels, fetchWheelLists, installWheels, setupGlue } from './wheels';
+import type { IWheelLists } from './wheels';
+
+/** Python with the kernel's packages, ready to start a kernel. */
+export interface IBooted {
+  py: PyodideAPI;
+  lists: IWheelLists;
+  fromSnapshot: boolean;
+}
+
+/** The `boot` message: start loading Python (failures are reported by the `start` step). */
+export function beginBoot(state: WorkerState, options: IWorkerBoot): void {
+  state.boot = options;
+  state.booting = boot(state, options);
+  state.booting.catch(() => undefined); // reported by start()
+}
+
+/** The `start` message: start the kernel once booting is done. */
+export function beginStart(state: WorkerState, options: IWorkerStart): void {
+  state.start = options;
+  void start(state, options);
+}
+
+async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> {
+  const lists = await fetchWheelLists(options);
+  const manifest = await snapshotToUse(options, lists);
+  state.progress(
+    'loading-pyodide',
+    manifest
+      ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
+      : `Loading Pyodide from ${options.pyodideUrl}`
+  );
+  const restored = manifest ? await restoreRuntime(state, options, manifest) : undefined;
+  if (restored) {
+    return { py: restored, lists, fromSnapshot: true };
+  }
+  // Download the wheels while Pyodide compiles (neither needs the other).
+  const downloads = downloadWheels(options, lists);
+  downloads.catch(() => undefined); // reported below, after Pyodide
+  const module = await importPyodide(options);
+  const py = await module.loadPyodide(pyodideConfig(options));
+  state.step = 'installing the kernel wheels';
+  installWheels(state, py, await downloads);
+  return { py, lists, fromSnapshot: false };
+}
+
+async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
+  try {
+    if (!state.booting || !state.boot) {
+      throw new Error('the kernel was started on a worker that was not booted');
+    }
+    const booted = await state.booting;
+    const { py, lists } = booted;
+    if (options.interruptBuffer) {
+      py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
+    }
+    const cwd = mountDrive(py, options);
+    const kernel = startKernel(state, booted, cwd, state.boot);
+    state.step = 'setting up %pip';
+    setupGlue(py, [...lists.files, ...lists.extra], state.boot);
+    if (options.startupCode.trim()) {
+      state.step = 'running the startup code of the site settings';
+      await py.runPythonAsync(options.startupCode);
+    }
+    reportReady(state, booted);
+    // Only now do new messages go straight to the kernel: the queued ones first, in order.
+    deliverPending(state, kernel);
+    state.kernel = kernel;
+  } catch (error) {
+    fail(state, error);
+  }
+}
+
+/** Start async_kernel's Pyodide host in `cwd` (messages stay queued until the start-up has finished). */
+function startKernel(
+  state: WorkerState,
+  booted: IBooted,
+  cwd: string,
+  options: IWorkerBoot
+): IPyKernel {
+  const { py, fromSnapshot } = booted;
+  state.step = 'starting the kernel';
+  state.progress(
+    'starting-kernel',
+    fromSnapshot
+      ? 'Starting async_kernel'
+      : 'Starting async_kernel (importing IPython takes a few seconds)'
+  );
+  const host = py.pyimport('async_kernel.hosts.pyodide') as PyProxy & {
+    start(send: SendFunction, settings: PyProxy): IPyKernel;
+  };
+  const settings = py.toPy({ cwd, env: options.env });
+  const kernel = host.start(pythonSender(state), settings);
+  settings.destroy();
+  return kernel;
+}
+
+function reportReady(state: WorkerState, booted: IBooted): void {
+  const seconds = ((performance.now() - state.started) / 1000).toFixed(1);
+  const how = booted.fromSnapshot ? ', from the snapshot' : '';
+  const wheels = `${booted.lists.files.length} wheels${how}`;
+  state.progress('ready', `Python (async) is ready (${seconds} s, ${wheels})`);
+}
+
+/** The start-up failed: drop the queued messages and tell the main thread why. */
+function fail(state: WorkerState, error: unknown): void {
+  state.failed = true;
+  state.pending.length = 0;
+  const detail = error instanceof Error ? error.message : String(error);
+  state.progress('failed', `Python (async) failed while ${state.step}: ${detail}`);
+  console.error('async-kernel worker: start-up failed', error);
+}

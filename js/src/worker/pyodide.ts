@@ -1,0 +1,66 @@
+/** Loading the Pyodide runtime from the site, and mounting the JupyterLite drive into it. */
+
+import { DriveFS } from '@jupyterlite/services/lib/contents/drivefs';
+import type { PyodideAPI } from 'pyodide';
+
+import type { IWorkerBoot, IWorkerStart } from '../tokens';
+
+const DRIVE = '/drive';
+const HOME = '/home/pyodide';
+
+/** The module `pyodide.mjs`. */
+export interface IPyodideModule {
+  loadPyodide: (config: object) => Promise<PyodideAPI>;
+}
+
+/** The config of `loadPyodide` (also used to find the runtime's other files). */
+export type PyodideConfig = { indexURL: string } & Record<string, unknown>;
+
+export async function importPyodide(options: IWorkerBoot): Promise<IPyodideModule> {
+  try {
+    return (await import(/* webpackIgnore: true */ options.pyodideUrl)) as IPyodideModule;
+  } catch (error) {
+    throw new Error(
+      `cannot load ${options.pyodideUrl} (${String(error)}). The site must ship the Pyodide ` +
+        'runtime (`jupyter lite build` with async-kernel-jupyter installed puts it there) or set "pyodideUrl" in the plugin settings.'
+    );
+  }
+}
+
+export function pyodideConfig(options: IWorkerBoot): PyodideConfig {
+  return {
+    indexURL: options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1),
+    env: { HOME, ...options.env },
+    stdout: (text: string) => console.log('[python]', text),
+    stderr: (text: string) => console.warn('[python]', text)
+  };
+}
+
+/** Mount the JupyterLite drive at /drive; return the folder Python starts in. */
+export function mountDrive(py: PyodideAPI, options: IWorkerStart): string {
+  const { FS, PATH, ERRNO_CODES } = py as unknown as {
+    FS: { mkdirTree(path: string): void; mount(fs: unknown, opts: object, path: string): void };
+    PATH: unknown;
+    ERRNO_CODES: unknown;
+  };
+  FS.mkdirTree(HOME);
+  if (!options.mountDrive) {
+    console.warn(
+      'async-kernel: the JupyterLite drive is not mounted (no service worker): files written ' +
+        'by Python stay in memory and do not appear in the file browser.'
+    );
+    return HOME;
+  }
+  FS.mkdirTree(DRIVE);
+  const drive = new DriveFS({
+    FS,
+    PATH,
+    ERRNO_CODES,
+    baseUrl: options.baseUrl,
+    driveName: '',
+    mountpoint: DRIVE,
+    browsingContextId: options.browsingContextId
+  } as unknown as ConstructorParameters<typeof DriveFS>[0]);
+  FS.mount(drive, {}, DRIVE);
+  return options.location ? `${DRIVE}/${options.location}` : DRIVE;
+}

@@ -1,0 +1,164 @@
+/**
+ * Starting Python from the site's memory snapshot (made by async_kernel/jupyterlite/snapshot.mjs,
+ * the kernel's modules already imported) and writing the files of its pack.
+ */
+
+import type { PyodideAPI } from 'pyodide';
+
+import type { IWorkerBoot } from '../tokens';
+import { importPyodide, pyodideConfig } from './pyodide';
+import type { IPyodideModule, PyodideConfig } from './pyodide';
+import type { WorkerState } from './state';
+import type { IWheelLists } from './wheels';
+
+/** What async_kernel/jupyterlite/snapshot.mjs made the snapshot from (`snapshot.json`). */
+export interface ISnapshotManifest {
+  file: string;
+  /** The files of the unpacked wheels (see async_kernel/jupyterlite/snapshot.mjs for the format). */
+  pack: string;
+  pyodideVersion: string;
+  /** Size of the wasm memory the snapshot holds. */
+  bytes: number;
+  /** The wheels whose modules it imported and files it packed, in install order. */
+  wheels: string[];
+}
+
+/** The snapshot's bytes while they download; dropped once they are in the wasm memory. */
+interface ISnapshotBytes {
+  bytes?: Promise<Uint8Array>;
+}
+
+/**
+ * The site's snapshot manifest if there is one and it was made from the wheels this kernel
+ * installs; otherwise undefined (a plain start), with the reason in the console.
+ */
+export async function snapshotToUse(
+  options: IWorkerBoot,
+  lists: IWheelLists
+): Promise<ISnapshotManifest | undefined> {
+  if (!options.snapshotUrl) {
+    return undefined;
+  }
+  const manifest = await readManifest(new URL('snapshot.json', options.snapshotUrl).href);
+  if (manifest && manifest.wheels.join(' ') !== lists.files.join(' ')) {
+    console.warn(
+      'async-kernel: the snapshot was made from other wheels than this kernel installs ' +
+        '(preloadWheels set, or wheels changed without remaking it); starting without it'
+    );
+    return undefined;
+  }
+  return manifest;
+}
+
+/** `snapshot.json`, or undefined when the site has none or it cannot be read. */
+async function readManifest(url: string): Promise<ISnapshotManifest | undefined> {
+  try {
+    const response = await fetch(url);
+    if (response.status === 404) {
+      return undefined; // a site built without a snapshot
+    }
+    if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return (await response.json()) as ISnapshotManifest;
+  } catch (error) {
+    console.warn(
+      `async-kernel: cannot read ${url} (${String(error)}); starting without the snapshot`
+    );
+    return undefined;
+  }
+}
+
+/** Download a gzipped file of the snapshot folder and gunzip it as it arrives. */
+async function fetchGzipped(url: string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) {
+    throw new Error(`cannot download ${url} (HTTP ${response.status})`);
+  }
+  const unpacked = response.body.pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(unpacked).arrayBuffer());
+}
+
+/**
+ * Start Pyodide from the site's memory snapshot (the kernel's modules already imported). Any
+ * failure is logged and answered with undefined: the caller then starts Pyodide the plain way.
+ */
+export async function restoreRuntime(
+  state: WorkerState,
+  options: IWorkerBoot,
+  manifest: ISnapshotManifest
+): Promise<PyodideAPI | undefined> {
+  try {
+    const module = await importPyodide(options);
+    const config = pyodideConfig(options);
+    const snapshot: ISnapshotBytes = {
+      bytes: fetchGzipped(new URL(manifest.file, options.snapshotUrl).href)
+    };
+    const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
+    snapshot.bytes?.catch(() => undefined); // awaited by loadPyodide
+    pack.catch(() => undefined); // awaited below
+    const py = await loadSnapshot(module, config, manifest, snapshot);
+    state.progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
+    writePack(py, await pack);
+    // The snapshot holds the random module's seed: reseed, or every page load draws the same numbers.
+    py.runPython('import random; random.seed()');
+    return py;
+  } catch (error) {
+    console.warn('async-kernel: cannot start from the snapshot; starting without it', error);
+    state.progress('loading-pyodide', `The snapshot failed (${String(error)}); loading Pyodide`);
+    return undefined;
+  }
+}
+
+/** `loadPyodide` with the snapshot's bytes in place of a fresh start. */
+async function loadSnapshot(
+  module: IPyodideModule,
+  config: PyodideConfig,
+  manifest: ISnapshotManifest,
+  snapshot: ISnapshotBytes
+): Promise<PyodideAPI> {
+  const { default: createModule } = (await import(
+    /* webpackIgnore: true */ `${config.indexURL}pyodide.asm.mjs`
+  )) as { default: (settings: object) => Promise<{ growMemory(bytes: number): void }> };
+  const py = await module.loadPyodide({
+    ...config,
+    // Pyodide keeps its config for good: hand it a thenable rather than the promise, so the
+    // snapshot's bytes (~55 MB) can be freed once they are in the wasm memory.
+    _loadSnapshot: {
+      then: (...args: Parameters<Promise<Uint8Array>['then']>) => snapshot.bytes?.then(...args)
+    },
+    // Pyodide copies the snapshot into the wasm memory as it is, and that memory starts
+    // smaller: grow it first.
+    createPyodideModule: async (settings: object) => {
+      const wasm = await createModule(settings);
+      wasm.growMemory(manifest.bytes);
+      return wasm;
+    }
+  });
+  snapshot.bytes = undefined;
+  return py;
+}
+
+/** Write the files of a pack (async_kernel/jupyterlite/snapshot.mjs) into Pyodide's file system. */
+function writePack(py: PyodideAPI, pack: Uint8Array): void {
+  const headerLength = new DataView(pack.buffer, pack.byteOffset).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(pack.subarray(4, 4 + headerLength))) as {
+    root: string;
+    files: [string, number][];
+  };
+  const made = new Set<string>();
+  let offset = 4 + headerLength;
+  for (const [path, size] of header.files) {
+    const file = `${header.root}/${path}`;
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    if (!made.has(dir)) {
+      py.FS.mkdirTree(dir);
+      made.add(dir);
+    }
+    py.FS.writeFile(file, pack.subarray(offset, offset + size), { canOwn: true });
+    offset += size;
+  }
+  if (offset !== pack.length) {
+    throw new Error(`the pack ${header.files.length} files do not add up to its size`);
+  }
+}
