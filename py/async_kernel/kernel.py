@@ -183,13 +183,14 @@ class Kernel:
         self.runners[route.runner].submit(request.queue, partial(self._serve, request, route.handler))
 
     async def _serve(self, request: Request, handler: Handler) -> None:
-        """Run one request between ``busy`` and ``idle``; whatever happens, the client gets both and a reply."""
+        """Run one request between ``busy`` and ``idle``; whatever happens, the client gets both and, for a
+        ``*_request``, a reply. Other messages (comm messages) get none, even when their handler fails."""
         token = context.parent.set(request.msg)
         try:
             self._status("busy", request.msg)
             content = await self._handle(request, handler)
             self._flush_streams_safely()
-            if content is not None:
+            if content is not None and request.msg_type.endswith("_request"):
                 self._reply(request, content)
         finally:
             try:

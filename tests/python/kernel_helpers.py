@@ -72,6 +72,18 @@ class KernelHandle:
 
         self._until(self.kc.get_iopub_msg, started, timeout, f"execute_input for {msg_id}")
 
+    def wait_for_output(self, msg_id: str, marker: str, timeout: float = TIMEOUT) -> None:
+        """Wait until the cell ``msg_id`` has written ``marker`` to stdout (a cell signals where it got to)."""
+
+        def printed(msg: dict) -> bool:
+            return (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "stream"
+                and marker in msg["content"]["text"]
+            )
+
+        self._until(self.kc.get_iopub_msg, printed, timeout, f"{marker!r} from {msg_id}")
+
     @staticmethod
     def _until(get: Callable[..., dict], predicate: Callable[[dict], bool], timeout: float, what: str) -> dict:
         deadline = time.monotonic() + timeout

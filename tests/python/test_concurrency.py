@@ -1,4 +1,7 @@
-"""Requests that must never wait behind a running or awaiting cell; interrupts; stdin."""
+"""Requests that must never wait behind a blocking cell; interrupts by signal; stdin over ZMQ; trio natively.
+
+Cells that await comm messages, and input() without stdin support, are tested in memory in
+tests/unit/test_kernel.py."""
 
 from __future__ import annotations
 
@@ -23,26 +26,6 @@ def test_completion_and_inspection_answer_while_a_cell_blocks(kernel: KernelHand
     assert time.monotonic() - start < 3
     kernel.km.interrupt_kernel()
     assert kernel.reply(running)["content"]["ename"] == "KeyboardInterrupt"
-
-
-def test_a_cell_awaiting_a_comm_message_finishes_when_it_arrives(kernel: KernelHandle):
-    setup = (
-        "import comm, aiologic\n"
-        "event = aiologic.Event()\n"
-        "def target(c, open_msg):\n"
-        "    c.on_msg(lambda msg: event.set())\n"
-        "comm.get_comm_manager().register_target('wake', target)"
-    )
-    assert kernel.execute(setup)[0]["content"]["status"] == "ok"
-    waiting = kernel.kc.execute("await event\nprint('woken')")
-    kernel.wait_for_busy(waiting)
-    opened = kernel.kc.session.send(
-        kernel.kc.shell_channel.socket, "comm_open", {"comm_id": "c1", "target_name": "wake", "data": {}}
-    )
-    kernel.iopub_until_idle(opened["header"]["msg_id"])
-    kernel.kc.session.send(kernel.kc.shell_channel.socket, "comm_msg", {"comm_id": "c1", "data": {"click": True}})
-    reply = kernel.reply(waiting, timeout=10)
-    assert reply["content"]["status"] == "ok"
 
 
 def test_ipywidgets_button_click_resolves_an_awaiting_cell(kernel: KernelHandle):
@@ -76,10 +59,12 @@ def test_ipywidgets_button_click_resolves_an_awaiting_cell(kernel: KernelHandle)
 def test_interrupt_stops_blocking_and_awaiting_cells(tmp_path: Path, mode: str):
     handle = start_kernel(tmp_path, interrupt_mode=mode)
     try:
-        for code in ("import time; time.sleep(100)", "import asyncio; await asyncio.sleep(100)"):
+        for code in (
+            "import time\nprint('sleeping', flush=True)\ntime.sleep(100)",
+            "import asyncio\nprint('sleeping', flush=True)\nawait asyncio.sleep(100)",
+        ):
             running = handle.kc.execute(code)
-            handle.wait_for_busy(running)
-            time.sleep(0.2)  # let the cell reach its sleep
+            handle.wait_for_output(running, "sleeping")  # the cell is about to sleep (or sleeping)
             handle.km.interrupt_kernel()
             reply, iopub = handle.collect(running, timeout=10)
             assert reply["content"]["status"] == "error"
@@ -107,12 +92,6 @@ def test_input_and_getpass_use_the_stdin_channel(kernel: KernelHandle):
     assert reply["content"]["status"] == "ok"
     assert prompts == [("name? ", False), ("pw? ", True)]
     assert stream_text(iopub) == "Ada secret\n"
-
-
-def test_input_without_stdin_support_is_a_clear_error(kernel: KernelHandle):
-    reply, _ = kernel.execute("input()", allow_stdin=False)
-    assert reply["content"]["ename"] == "StdinNotImplementedError"
-    assert "does not support input" in reply["content"]["evalue"]
 
 
 def test_trio_backend_runs_trio_code_natively(tmp_path: Path):

@@ -1,4 +1,7 @@
-"""Execution, output, errors and stop_on_error, on a real kernel process."""
+"""Execution, output and errors on a real kernel process: real stdout, threads, floods, tracebacks, matplotlib.
+
+stop_on_error, silent executes and user_expressions are core behaviour, tested in memory in
+tests/unit/test_kernel.py."""
 
 from __future__ import annotations
 
@@ -46,41 +49,6 @@ def test_error_has_ename_evalue_and_ipython_traceback(kernel: KernelHandle):
     plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0]["content"]["traceback"]))
     assert "raise KeyError('missing')" in plain
     assert "Traceback" in plain
-
-
-def test_stop_on_error_aborts_queued_executes(kernel: KernelHandle):
-    first = kernel.kc.execute("import time; time.sleep(0.3); 1/0")
-    queued = [kernel.kc.execute(f"x_{i} = {i}") for i in range(3)]
-    assert kernel.reply(first)["content"]["ename"] == "ZeroDivisionError"
-    for msg_id in queued:
-        reply = kernel.reply(msg_id)
-        assert reply["content"]["status"] == "aborted"
-    # the kernel executes again afterwards
-    reply, _ = kernel.execute("'x_0' in globals()")
-    assert reply["content"]["status"] == "ok"
-
-
-def test_stop_on_error_false_keeps_going(kernel: KernelHandle):
-    first = kernel.kc.execute("1/0", stop_on_error=False)
-    second = kernel.kc.execute("y = 5")
-    assert kernel.reply(first)["content"]["status"] == "error"
-    assert kernel.reply(second)["content"]["status"] == "ok"
-
-
-def test_silent_execution_publishes_no_input_and_keeps_count(kernel: KernelHandle):
-    before, _ = kernel.execute("1")
-    _reply, iopub = kernel.execute("1", silent=True)
-    assert "execute_input" not in output_types(iopub)
-    after, _ = kernel.execute("1")
-    assert after["content"]["execution_count"] == before["content"]["execution_count"] + 1
-
-
-def test_user_expressions(kernel: KernelHandle):
-    reply, _ = kernel.execute("a = 3", user_expressions={"double": "a * 2", "bad": "1/0"})
-    expr = reply["content"]["user_expressions"]
-    assert expr["double"]["data"]["text/plain"] == "6"
-    assert expr["bad"]["status"] == "error"
-    assert expr["bad"]["ename"] == "ZeroDivisionError"
 
 
 def test_magics_and_top_level_await(kernel: KernelHandle):

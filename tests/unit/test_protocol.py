@@ -8,9 +8,12 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from async_kernel import protocol
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 try:
     import orjson
@@ -337,6 +340,55 @@ def test_error_content():
     content = protocol.error_content(KeyboardInterrupt(), ["line 1", "line 2"])
     assert content == {"status": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": ["line 1", "line 2"]}
     assert json.loads(dumps(content)) == content
+
+
+# -- properties (hypothesis) ------------------------------------------------------------------------
+
+# text with lone surrogates, NUL and non-BMP characters: everything a Python str can hold
+texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | texts
+json_like = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4), max_leaves=30
+)
+hypothesis_settings = settings(max_examples=60, deadline=None, database=None)
+
+
+def _strict_loads(data: bytes) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(data, parse_constant=refuse)
+
+
+@hypothesis_settings
+@given(json_like)
+def test_whatever_the_kernel_sends_is_strict_json(value: Any):
+    parsed = _strict_loads(dumps(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        assert parsed is None
+    elif isinstance(value, str):
+        assert parsed == value  # lone surrogates come back through their escapes
+
+
+@hypothesis_settings
+@given(st.dictionaries(texts, json_like, max_size=6) | json_like)
+def test_validation_accepts_a_servable_message_or_refuses_with_one_error(value: Any):
+    for candidate in (
+        value,
+        {"header": value, "content": {}},
+        {"header": {"msg_id": "m", "msg_type": "t", **(value if isinstance(value, dict) else {"extra": value})}},
+    ):
+        try:
+            msg = validate(candidate)
+        except RemoteProtocolError:  # any other exception fails the test
+            continue
+        header = msg["header"]
+        assert isinstance(header["msg_id"], str) and header["msg_id"]
+        assert isinstance(header["msg_type"], str) and header["msg_type"]
+        assert header.get("subshell_id") is None or isinstance(header["subshell_id"], str)
+        hash((header.get("subshell_id"), header["msg_type"]))  # usable as a queue key
+        _strict_loads(dumps(header))  # it can be echoed as a parent header
+        assert all(isinstance(msg[key], dict) for key in ("parent_header", "metadata", "content"))
 
 
 # -- the front end agrees on the version ------------------------------------------------------------

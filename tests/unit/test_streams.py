@@ -7,13 +7,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from async_kernel import context, interrupts
 from async_kernel.streams import OutStream
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 P1 = {"header": {"msg_id": "p1"}}
 P2 = {"header": {"msg_id": "p2"}}
+# text with lone surrogates, NUL and non-BMP characters: everything a Python str can hold
+texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
 
 
 class Recorder:
@@ -302,3 +307,79 @@ def test_an_interrupt_while_scheduling_leaves_the_timer_scheduled(rec):
     assert len(rec.timers) == 1  # the flag says "scheduled", and it is
     rec.fire()
     assert rec.published == [("stdout", "a", P1)]
+
+
+class ObservedLock:
+    """A lock that calls ``on_acquire`` when a thread starts to take it, so a test knows without sleeping."""
+
+    def __init__(self, on_acquire: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._on_acquire = on_acquire
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> None:
+        self._on_acquire()
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+def test_flush_now_waits_for_text_another_thread_is_publishing():
+    """The kernel flushes before idle; text a timer took from the buffer a moment earlier must not come after idle."""
+    events: list[str] = []
+    publishing, release = threading.Event(), threading.Event()
+    kernel_flushing = threading.Event()  # the kernel's flush reached the lock, or returned without it
+
+    def publish(name: str, text: str, parent: object) -> None:
+        if text == "first":
+            publishing.set()
+            assert release.wait(10)
+        events.append(f"published {text}")
+
+    def kernel_flush() -> None:
+        stream.flush_now()
+        events.append("flushed before idle")
+        kernel_flushing.set()
+
+    kernel = threading.Thread(target=kernel_flush)
+    stream = OutStream("stdout", publish, lambda delay, func: None)
+    stream._send_lock = ObservedLock(lambda: threading.current_thread() is kernel and kernel_flushing.set())  # type: ignore[assignment]
+    stream.write("first")
+    timer = threading.Thread(target=stream.flush_now)  # as the output timer does
+    timer.start()
+    assert publishing.wait(10)  # the timer took "first" from the buffer and is publishing it
+    kernel.start()
+    assert kernel_flushing.wait(10)
+    release.set()
+    timer.join(10)
+    kernel.join(10)
+    assert events == ["published first", "flushed before idle"]
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(st.tuples(st.sampled_from(["write", "flush", "flush_now", "timer"]), texts), max_size=40))
+def test_output_is_published_whole_and_in_order(steps: list[tuple[str, str]]):
+    """However writes, flushes and timers interleave, every character is published once, in order."""
+    published: list[str] = []
+    timers: list[Any] = []
+    stream = OutStream(
+        "stdout", lambda name, text, parent: published.append(text), lambda delay, f: timers.append(f), max_buffer=16
+    )
+    written = []
+    for action, text in steps:
+        if action == "write":
+            stream.write(text)
+            written.append(text)
+        elif action == "timer":
+            if timers:
+                timers.pop(0)()
+        else:
+            getattr(stream, action)()
+    while timers:  # every scheduled flush fires eventually
+        timers.pop(0)()
+    stream.flush_now()
+    assert "".join(published) == "".join(written)
+    assert all(published), "no empty stream messages"
