@@ -9,7 +9,11 @@ transport's :meth:`Transport.send`. Scheduling rules (see :mod:`async_kernel.sch
 * ``complete``, ``inspect``, ``is_complete``, ``history``, ``kernel_info``, ``comm_info``, ``interrupt`` and
   ``shutdown`` each have their own queue on the *aux* runner. Natively that runner is another thread with its
   own loop, so these are answered while the main thread is blocked in a synchronous call; in Pyodide both
-  runners are the same loop.
+  runners are the same loop;
+* subshells (JEP 91): ``create_subshell_request`` / ``delete_subshell_request`` / ``list_subshell_request``
+  on the aux runner; an execute or comm message whose header names a subshell runs on that subshell's runner
+  (natively a thread of its own, see :class:`Subshells`), in its own queues; one naming a subshell that does
+  not exist gets an error reply.
 
 Every request is wrapped in ``status: busy`` and ``status: idle`` messages whose parent is the request.
 After an execute fails with ``stop_on_error``, every execute of that subshell that arrived before the
@@ -23,6 +27,7 @@ import math
 import platform
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -60,6 +65,30 @@ class Transport(Protocol):
 
     def request_input(self, msg: Message) -> Any:
         """Send an ``input_request`` on stdin and block until a reply arrives; return it (decoded, unchecked)."""
+
+
+class Subshells(Protocol):
+    """Where the executes and comm messages of a subshell (JEP 91) run; the host decides."""
+
+    def start(self, subshell_id: str) -> Runner:
+        """A runner for a new subshell (natively: a thread with its own loop)."""
+
+    def stop(self, subshell_id: str, runner: Runner) -> None:
+        """End a deleted subshell: cancel what runs or waits on it."""
+
+
+class SharedLoopSubshells:
+    """Subshells on the main runner (Pyodide's one loop): each has its own queues, so a cell that awaits in
+    one does not hold up the others; a cell that blocks holds up all of them."""
+
+    def __init__(self, main: Runner) -> None:
+        self._main = main
+
+    def start(self, subshell_id: str) -> Runner:
+        return self._main
+
+    def stop(self, subshell_id: str, runner: Runner) -> None:
+        runner.drop(lambda key: isinstance(key, tuple) and key[-1] == subshell_id)
 
 
 @dataclass
@@ -149,15 +178,19 @@ class Kernel:
         session: Session | None = None,
         interrupt: Callable[[], None] | None = None,
         shutdown: Callable[[bool], None] | None = None,
+        subshells: Subshells | None = None,
     ) -> None:
         self.transport = transport
         self.settings = settings or KernelSettings()
         self.session = session or Session()
         self.runners = {"main": main, "aux": aux}
+        self._subshell_host = subshells or SharedLoopSubshells(main)
+        #: subshell id -> the runner of its executes and comm messages
+        self.subshells: dict[str, Runner] = {}
         self._interrupt_hook = interrupt or self.interrupt
         self._shutdown_hook = shutdown
         self._abort_before: dict[Any, float] = {}
-        self._running: dict[Any, anyio.CancelScope] = {}
+        self._running: dict[Any, tuple[Runner, anyio.CancelScope]] = {}
         self._attached = aiologic.Event()
         self.shell: Shell | None = None
         self.comms: Comms | None = None
@@ -179,8 +212,14 @@ class Kernel:
             log.error("Dropped a malformed %s message (%s): %s", channel, _describe(msg), exc)
             return
         route = ROUTES.get(msg["header"]["msg_type"], UNKNOWN)
-        request = Request(channel, msg, arrived, (channel, route.queue, msg["header"].get("subshell_id")))
-        self.runners[route.runner].submit(request.queue, partial(self._serve, request, route.handler))
+        subshell = msg["header"].get("subshell_id")
+        runner = self.runners[route.runner]
+        if route.runner == "main" and subshell is not None:
+            runner = self.subshells.get(subshell) or self.runners["aux"]
+            if runner is self.runners["aux"]:
+                route = Route("aux", "unknown_subshell", Kernel.unknown_subshell)
+        request = Request(channel, msg, arrived, (channel, route.queue, subshell))
+        runner.submit(request.queue, partial(self._serve, request, route.handler))
 
     async def _serve(self, request: Request, handler: Handler) -> None:
         """Run one request between ``busy`` and ``idle``; whatever happens, the client gets both and, for a
@@ -285,11 +324,11 @@ class Kernel:
 
     # -- interrupt ---------------------------------------------------------------------------------
     def interrupt(self) -> None:
-        """Cancel every execute that is awaiting. Call on the main runner's loop."""
-        for scope in list(self._running.values()):
+        """Cancel every execute that is awaiting, in every subshell. Thread-safe."""
+        for runner, scope in list(self._running.values()):
             if self.shell is not None:
                 self.shell.interrupt()
-            scope.cancel()
+            runner.call_soon(scope.cancel)
 
     # -- handlers ----------------------------------------------------------------------------------
     async def _shell(self) -> Shell:
@@ -308,7 +347,7 @@ class Kernel:
             self.publish("execute_input", {"code": cell.code, "execution_count": shell.execution_count})
         outcome = None
         with anyio.CancelScope() as scope:
-            self._running[request.queue] = scope
+            self._running[request.queue] = (self._runner_of(request), scope)
             try:
                 outcome = await shell.run(cell)
             finally:
@@ -379,6 +418,7 @@ class Kernel:
                 {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
             ],
             "debugger": False,
+            "supported_features": ["kernel subshells"],
         }
 
     async def interrupt_request(self, request: Request) -> dict[str, Any]:
@@ -391,6 +431,32 @@ class Kernel:
             # the hook runs once the reply and the idle status are out
             self.runners["aux"].call_soon(partial(self._shutdown_hook, restart))
         return {"status": "ok", "restart": restart}
+
+    def _runner_of(self, request: Request) -> Runner:
+        subshell = request.msg["header"].get("subshell_id")
+        return self.runners["main"] if subshell is None else self.subshells[subshell]
+
+    # -- subshells (JEP 91) ------------------------------------------------------------------------
+    async def create_subshell_request(self, request: Request) -> dict[str, Any]:
+        subshell_id = uuid.uuid4().hex
+        self.subshells[subshell_id] = self._subshell_host.start(subshell_id)
+        return {"status": "ok", "subshell_id": subshell_id}
+
+    async def delete_subshell_request(self, request: Request) -> dict[str, Any]:
+        subshell_id = request.content.get("subshell_id")
+        runner = self.subshells.pop(subshell_id, None) if isinstance(subshell_id, str) else None
+        if runner is None:
+            raise RemoteProtocolError(f"no subshell with id {subshell_id!r}")
+        self._subshell_host.stop(subshell_id, runner)
+        return {"status": "ok"}
+
+    async def list_subshell_request(self, request: Request) -> dict[str, Any]:
+        return {"status": "ok", "subshell_id": list(self.subshells)}
+
+    async def unknown_subshell(self, request: Request) -> dict[str, Any] | None:
+        subshell_id = request.msg["header"].get("subshell_id")
+        log.warning("A %s for subshell %r, which does not exist", request.msg_type, subshell_id)
+        return error_content(RemoteProtocolError(f"no subshell with id {subshell_id!r}"))
 
     async def unknown_message(self, request: Request) -> dict[str, Any] | None:
         log.warning("Unknown message type %r", request.msg_type)
@@ -413,5 +479,8 @@ ROUTES: dict[str, Route] = {
     "comm_info_request": Route("aux", "comm_info", Kernel.comm_info_request),
     "interrupt_request": Route("aux", "interrupt", Kernel.interrupt_request),
     "shutdown_request": Route("aux", "shutdown", Kernel.shutdown_request),
+    "create_subshell_request": Route("aux", "subshells", Kernel.create_subshell_request),
+    "delete_subshell_request": Route("aux", "subshells", Kernel.delete_subshell_request),
+    "list_subshell_request": Route("aux", "subshells", Kernel.list_subshell_request),
 }
 UNKNOWN = Route("aux", "unknown", Kernel.unknown_message)

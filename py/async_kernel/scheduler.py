@@ -36,6 +36,7 @@ class Runner:
     def __init__(self, name: str) -> None:
         self.name = name
         self._queues: dict[Hashable, aiologic.SimpleQueue[Job]] = {}
+        self._servers: dict[Hashable, anyio.CancelScope] = {}
         self._inbox: aiologic.SimpleQueue[Callable[[], Any]] = aiologic.SimpleQueue()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._threadsafe: Callable[[Callable[[], Any]], Any] | None = None
@@ -89,12 +90,28 @@ class Runner:
         self._task_group.start_soon(self._serve, key, queue, name=f"{self.name}:{key}")
 
     async def _serve(self, key: Hashable, queue: aiologic.SimpleQueue[Job]) -> None:
-        while True:
-            job = await queue.async_get()
-            try:
-                await job()
-            except (Exception, KeyboardInterrupt):  # an interrupt that missed its cell must not end the queue
-                log.exception("Unhandled error in a %s job on %s", key, self.name)
+        if self._queues.get(key) is not queue:  # dropped before its server started
+            return
+        with anyio.CancelScope() as scope:
+            self._servers[key] = scope
+            while True:
+                job = await queue.async_get()
+                try:
+                    await job()
+                except (Exception, KeyboardInterrupt):  # an interrupt that missed its cell must not end the queue
+                    log.exception("Unhandled error in a %s job on %s", key, self.name)
+
+    def drop(self, which: Callable[[Hashable], bool]) -> None:
+        """Stop serving the queues whose key ``which(key)`` accepts: their jobs, running or waiting, are
+        cancelled. A job submitted under such a key later starts a new queue. Thread-safe."""
+        self._inbox.put(partial(self._drop, which))
+
+    def _drop(self, which: Callable[[Hashable], bool]) -> None:
+        for key in [key for key in self._queues if which(key)]:
+            del self._queues[key]
+            server = self._servers.pop(key, None)
+            if server is not None:
+                server.cancel()
 
     async def run(self) -> None:
         """Serve until :meth:`stop`; returns when every serving task has ended."""

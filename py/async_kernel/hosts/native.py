@@ -44,6 +44,7 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
         session=session(),
         interrupt=_send_sigint,
         shutdown=partial(_shutdown, main, aux),
+        subshells=ThreadSubshells(settings.backend),
     )
     policy = interrupts.SigintPolicy(partial(main.call_soon, kernel.interrupt))
     interrupts.install_sigint_handler(policy)
@@ -62,6 +63,29 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
         kernel.flush_streams()
         transport.close()
         aux_thread.join(1.0)
+
+
+class ThreadSubshells:
+    """Each subshell runs on a thread of its own, with its own event loop (the kernel's backend): a cell that
+    blocks in one subshell (``time.sleep``) does not hold up the others."""
+
+    def __init__(self, backend: str) -> None:
+        self._backend = backend
+
+    def start(self, subshell_id: str) -> Runner:
+        runner = Runner(f"subshell-{subshell_id[:8]}")
+        thread = threading.Thread(
+            target=anyio.run,
+            args=(runner.run,),
+            kwargs={"backend": self._backend},
+            name=f"async-kernel-subshell-{subshell_id[:8]}",
+            daemon=True,
+        )
+        thread.start()
+        return runner
+
+    def stop(self, subshell_id: str, runner: Runner) -> None:
+        runner.stop()  # cancels what awaits; a cell blocked in synchronous code ends its thread when it returns
 
 
 def _send_sigint() -> None:
