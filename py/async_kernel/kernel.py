@@ -11,9 +11,11 @@ transport's :meth:`Transport.send`. Scheduling rules (see :mod:`async_kernel.sch
   own loop, so these are answered while the main thread is blocked in a synchronous call; in Pyodide both
   runners are the same loop;
 * subshells (JEP 91): ``create_subshell_request`` / ``delete_subshell_request`` / ``list_subshell_request``
-  on the aux runner; an execute or comm message whose header names a subshell runs on that subshell's runner
-  (natively a thread of its own, see :class:`Subshells`), in its own queues; one naming a subshell that does
-  not exist gets an error reply.
+  on the aux runner; an execute whose header names a subshell runs on that subshell's runner (natively a
+  thread of its own, see :class:`Subshells`), in order within the subshell; one naming a subshell that does
+  not exist gets an error reply. Comm messages stay on the main runner whatever subshell they name
+  (JupyterLab sends them on one): widget callbacks run on the cells' loop, where the ``asyncio.Event`` a
+  cell awaits may be set safely.
 
 Every request is wrapped in ``status: busy`` and ``status: idle`` messages whose parent is the request.
 After an execute fails with ``stop_on_error``, every execute of that subshell that arrived before the
@@ -214,7 +216,7 @@ class Kernel:
         route = ROUTES.get(msg["header"]["msg_type"], UNKNOWN)
         subshell = msg["header"].get("subshell_id")
         runner = self.runners[route.runner]
-        if route.runner == "main" and subshell is not None:
+        if route.queue == "execute" and subshell is not None:
             runner = self.subshells.get(subshell) or self.runners["aux"]
             if runner is self.runners["aux"]:
                 route = Route("aux", "unknown_subshell", Kernel.unknown_subshell)

@@ -38,7 +38,7 @@ class Subshells:
         self.kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
 
-    def _pump(self, timeout: float) -> None:
+    def pump(self, timeout: float) -> None:
         """Read one iopub or shell message (whichever comes) into the records."""
         for get, store in ((self.kc.get_iopub_msg, "iopub"), (self.kc.get_shell_msg, "shell")):
             try:
@@ -56,7 +56,7 @@ class Subshells:
         while not (msg_id in self.replies and self.idle(msg_id)):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {what} for {msg_id} within {timeout}s")
-            self._pump(0.05)
+            self.pump(0.05)
         return self.replies[msg_id]
 
     def wait_started(self, msg_id: str, timeout: float = TIMEOUT) -> None:
@@ -64,7 +64,7 @@ class Subshells:
         while not any(m["msg_type"] == "execute_input" for m in self.iopub[msg_id]):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{msg_id} did not start within {timeout}s")
-            self._pump(0.05)
+            self.pump(0.05)
 
     def idle(self, msg_id: str) -> bool:
         return any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in self.iopub[msg_id])
@@ -153,3 +153,24 @@ def test_deleting_a_subshell_ends_its_thread(subshells: Subshells) -> None:
         if subshells.stdout(after) == "0\n":
             break
         assert time.monotonic() < deadline, "the deleted subshell's thread is still alive"
+
+
+def test_comm_messages_on_a_subshell_run_on_the_main_loop(subshells: Subshells) -> None:
+    """JupyterLab sends comm messages on a subshell: their handlers still run on the cells' thread and loop."""
+    subshell_id = subshells.create()
+    setup = subshells.execute(
+        "import threading, comm\n"
+        "threads = []\n"
+        "comm.get_comm_manager().register_target('where', lambda c, m: threads.append(threading.current_thread().name))"
+    )
+    assert subshells.wait(setup)["content"]["status"] == "ok"
+    msg = subshells.kc.session.msg("comm_open", {"comm_id": "c1", "target_name": "where", "data": {}})
+    msg["header"]["subshell_id"] = subshell_id
+    subshells.kc.shell_channel.send(msg)
+    deadline = time.monotonic() + TIMEOUT
+    while not subshells.idle(msg["header"]["msg_id"]):
+        assert time.monotonic() < deadline, "the comm_open was not handled"
+        subshells.pump(0.05)
+    check = subshells.execute("print(threads)")
+    subshells.wait(check)
+    assert subshells.stdout(check) == "['MainThread']\n"
