@@ -217,9 +217,10 @@ class Kernel:
         subshell = msg["header"].get("subshell_id")
         runner = self.runners[route.runner]
         if route.queue == "execute" and subshell is not None:
-            runner = self.subshells.get(subshell) or self.runners["aux"]
-            if runner is self.runners["aux"]:
+            found = self.subshells.get(subshell)
+            if found is None:
                 route = Route("aux", "unknown_subshell", Kernel.unknown_subshell)
+            runner = found or self.runners["aux"]
         request = Request(channel, msg, arrived, (channel, route.queue, subshell))
         runner.submit(request.queue, partial(self._serve, request, route.handler))
 

@@ -482,6 +482,26 @@ async def test_completion_while_cell_awaits() -> None:
     assert fe.received.index(first) < fe.received.index(second)
 
 
+async def test_a_subshell_runs_while_a_main_shell_cell_awaits() -> None:
+    """Subshells on the one loop (main and aux are the same runner here): their own queues, so a subshell's
+    execute runs while a main-shell cell awaits; as JupyterLab's subshell console sends them."""
+    fe = await frontend()
+    created = await fe.reply(fe.request("create_subshell_request", {}, channel="control"))
+    subshell_id = created["content"]["subshell_id"]
+    exec_id = fe.execute("import aiologic\ngate = aiologic.Event()\nprint('waiting', flush=True)\nawait gate")
+    await fe.wait_for(lambda: "waiting" in fe.stream_text(exec_id), "the cell to await")
+    msg = fe.message("execute_request", {"code": "gate.set()\n6 * 7", "silent": False})
+    msg["header"]["subshell_id"] = subshell_id
+    fe.raw(json.dumps(msg))
+    setter = fe.track(msg["header"]["msg_id"])
+    reply = await fe.reply(setter)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert fe.of(setter, "execute_result")[0]["content"]["data"]["text/plain"] == "42"
+    assert (await fe.reply(exec_id))["content"]["status"] == "ok"
+    deleted = await fe.reply(fe.request("delete_subshell_request", {"subshell_id": subshell_id}, channel="control"))
+    assert deleted["content"]["status"] == "ok"
+
+
 async def test_interrupt_cancels_awaiting_cell() -> None:
     fe = await frontend()
     exec_id = fe.execute("import asyncio\nprint('sleeping', flush=True)\nawait asyncio.sleep(100)")
