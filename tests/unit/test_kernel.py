@@ -138,9 +138,11 @@ async def test_stop_on_error_false_keeps_going(pair: KernelPair):
 
 
 async def test_stop_on_error_aborts_only_the_failing_subshell(pair: KernelPair):
+    created = await pair.request("create_subshell_request", {}, channel="control")
+    subshell_id = created["content"]["subshell_id"]
     failing = pair.execute("1/0")
     same = pair.execute("'same'")
-    other = pair.send(pair.message("execute_request", {"code": "'other'"}, subshell_id="other"))
+    other = pair.send(pair.message("execute_request", {"code": "'other'"}, subshell_id=subshell_id))
     assert other is not None
     assert (await pair.reply(failing))["content"]["status"] == "error"
     assert (await pair.reply(same))["content"]["status"] == "aborted"
