@@ -15,6 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("-f", "--connection-file", help="run a kernel for this connection file")
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio", help="event loop of cells")
+    parser.add_argument("--host", choices=["tk", "qt"], help="run cells inside this GUI toolkit's main loop")
     parser.add_argument("--output-interval", type=float, default=0.05, help="seconds output may be held back")
     parser.add_argument("--use-jedi", action="store_true", help="complete with jedi (slower, richer)")
     parser.add_argument("--log-level", default="WARNING", help="kernel log level (to stderr)")
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                 "--display-name", help="name shown in menus (default: 'Python 3 (NAME)', plus the backend)"
             )
             cmd.add_argument("--backend", dest="spec_backend", choices=["asyncio", "trio"], help="event loop")
+            cmd.add_argument("--host", dest="spec_host", choices=["tk", "qt"], help="GUI main loop (see docs/gui.md)")
     return parser
 
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             display_name=args.display_name,
             backend=args.spec_backend,
+            host=args.spec_host,
         )
         print(f"Installed kernelspec {args.name!r} in {path}")
         return 0
@@ -68,5 +71,5 @@ def main(argv: list[str] | None = None) -> int:
     from .kernel import KernelSettings
 
     settings = KernelSettings(backend=args.backend, output_interval=args.output_interval, use_jedi=args.use_jedi)
-    run(args.connection_file, settings)
+    run(args.connection_file, settings, host=args.host)
     return 0

@@ -32,8 +32,11 @@ log = logging.getLogger("async_kernel")
 SHUTDOWN_GRACE = 2.0
 
 
-def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> None:
-    """Serve the kernel described by ``connection_file`` until a ``shutdown_request``."""
+def run(connection_file: str | os.PathLike[str], settings: KernelSettings, host: str | None = None) -> None:
+    """Serve the kernel described by ``connection_file`` until a ``shutdown_request``.
+
+    ``host`` (``"tk"`` or ``"qt"``) runs the main runner as a guest of that toolkit's main loop (:mod:`.gui`).
+    """
     transport = ZmqTransport(json.loads(Path(connection_file).read_text()))
     main, aux = Runner("main"), Runner("aux")
     kernel = Kernel(
@@ -58,7 +61,12 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings) -> No
     policy.arm(KernelShell.run_code.__code__)
     start_shell(kernel)
     try:
-        anyio.run(main.run, backend=settings.backend)
+        if host is None:
+            anyio.run(main.run, backend=settings.backend)
+        else:
+            from .gui import run_hosted
+
+            run_hosted(host, main.run, settings.backend)
     finally:
         kernel.flush_streams()
         transport.close()
