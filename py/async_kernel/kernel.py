@@ -15,7 +15,10 @@ transport's :meth:`Transport.send`. Scheduling rules (see :mod:`async_kernel.sch
   thread of its own, see :class:`Subshells`), in order within the subshell; one naming a subshell that does
   not exist gets an error reply. Comm messages stay on the main runner whatever subshell they name
   (JupyterLab sends them on one): widget callbacks run on the cells' loop, where the ``asyncio.Event`` a
-  cell awaits may be set safely.
+  cell awaits may be set safely;
+* ``debug_request`` (the Jupyter debug protocol) has its own queue on the aux runner, so it is answered while
+  a cell runs or is stopped at a breakpoint; the host passes the :class:`Debugger` (natively: debugpy's, see
+  :mod:`async_kernel.debugger`); without one, ``kernel_info`` says ``debugger: false``.
 
 Every request is wrapped in ``status: busy`` and ``status: idle`` messages whose parent is the request.
 After an execute fails with ``stop_on_error``, every execute of that subshell that arrived before the
@@ -40,7 +43,7 @@ import anyio
 
 from . import context
 from ._version import __version__
-from .interfaces import Cell, Comms, Shell
+from .interfaces import Cell, Comms, Publisher, Shell
 from .protocol import (
     PROTOCOL_VERSION,
     Channel,
@@ -77,6 +80,16 @@ class Subshells(Protocol):
 
     def stop(self, subshell_id: str, runner: Runner) -> None:
         """End a deleted subshell: cancel what runs or waits on it."""
+
+
+class Debugger(Protocol):
+    """Serves the Jupyter debug protocol (DAP requests inside ``debug_request``); the host provides it."""
+
+    def attach(self, shell: Shell, publisher: Publisher, main: Runner) -> None:
+        """Take the shell (before its first cell), where ``debug_event`` goes, and the runner of cells."""
+
+    async def handle(self, request: dict[str, Any], parent: Message) -> dict[str, Any]:
+        """The ``debug_reply`` content for the DAP request ``request`` (the content of ``parent``)."""
 
 
 class SharedLoopSubshells:
@@ -181,6 +194,7 @@ class Kernel:
         interrupt: Callable[[], None] | None = None,
         shutdown: Callable[[bool], None] | None = None,
         subshells: Subshells | None = None,
+        debugger: Debugger | None = None,
     ) -> None:
         self.transport = transport
         self.settings = settings or KernelSettings()
@@ -196,12 +210,16 @@ class Kernel:
         self._attached = aiologic.Event()
         self.shell: Shell | None = None
         self.comms: Comms | None = None
+        #: serves debug_request (None: no debugger, as in Pyodide)
+        self.debugger = debugger
         #: output streams flushed before every other message of a request (the host sets them)
         self.streams: list[OutStream] = []
 
     def attach(self, shell: Shell, comms: Comms) -> None:
         """Take the shell that runs cells and the comm manager; requests waiting for them go on."""
         self.shell, self.comms = shell, comms
+        if self.debugger is not None:
+            self.debugger.attach(shell, self, self.runners["main"])
         self._attached.set()
 
     # -- incoming ----------------------------------------------------------------------------------
@@ -420,9 +438,15 @@ class Kernel:
                 {"text": "Python Reference", "url": "https://docs.python.org/3/"},
                 {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
             ],
-            "debugger": False,
-            "supported_features": ["kernel subshells"],
+            "debugger": self.debugger is not None,
+            "supported_features": ["kernel subshells", *(["debugger"] if self.debugger is not None else [])],
         }
+
+    async def debug_request(self, request: Request) -> dict[str, Any]:
+        await self._shell()
+        if self.debugger is None:
+            raise RemoteProtocolError("this kernel has no debugger")
+        return await self.debugger.handle(request.content, request.msg)
 
     async def interrupt_request(self, request: Request) -> dict[str, Any]:
         self._interrupt_hook()
@@ -481,6 +505,7 @@ ROUTES: dict[str, Route] = {
     "kernel_info_request": Route("aux", "kernel_info", Kernel.kernel_info_request),
     "comm_info_request": Route("aux", "comm_info", Kernel.comm_info_request),
     "interrupt_request": Route("aux", "interrupt", Kernel.interrupt_request),
+    "debug_request": Route("aux", "debug", Kernel.debug_request),
     "shutdown_request": Route("aux", "shutdown", Kernel.shutdown_request),
     "create_subshell_request": Route("aux", "subshells", Kernel.create_subshell_request),
     "delete_subshell_request": Route("aux", "subshells", Kernel.delete_subshell_request),

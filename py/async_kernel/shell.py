@@ -12,12 +12,14 @@ import getpass
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import page, payloadpage
+from IPython.core.compilerop import CachingCompiler
 from IPython.core.completer import provisionalcompleter, rectify_completions
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
@@ -47,7 +49,8 @@ def _cancellation_types() -> tuple[type[BaseException], ...]:
 def _close_unstarted_coroutines(tb: TracebackType | None) -> None:
     """Close the coroutine a failed ``asyncio.run(coro())`` or ``loop.run_until_complete(coro())`` was given.
 
-    Both refuse to run inside the kernel's running loop before they touch their argument. The traceback
+    In a cell both run on a helper thread (:mod:`async_kernel.nested`); elsewhere, in a coroutine that such a
+    call runs say, they refuse to run inside a running loop before they touch their argument. The traceback
     (kept for ``%debug``) holds the coroutine, so its "coroutine ... was never awaited" warning would appear
     much later, in the output of whichever cell drops that traceback. The cell's own error already says what
     went wrong.
@@ -59,6 +62,18 @@ def _close_unstarted_coroutines(tb: TracebackType | None) -> None:
                 if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED:
                     value.close()
         tb = tb.tb_next
+
+
+class CellCompiler(CachingCompiler):
+    """IPython's compiler; a debugger sets :attr:`name_cell` so that each cell is compiled under the file name
+    its breakpoints are set in (see :func:`async_kernel.debugger.cell_filename`)."""
+
+    name_cell: Callable[[str], str] | None = None
+
+    def get_code_name(self, raw_code: str, transformed_code: str, number: int) -> str:
+        if self.name_cell is not None:
+            return self.name_cell(raw_code)
+        return super().get_code_name(raw_code, transformed_code, number)
 
 
 class KernelDisplayHook(DisplayHook):
@@ -118,6 +133,7 @@ def load_profile() -> dict[str, Any]:
 class KernelShell(InteractiveShell):
     """An :class:`InteractiveShell` whose output, errors, payloads and input go through a publisher."""
 
+    compiler_class = Type(CellCompiler)
     displayhook_class = Type(KernelDisplayHook)
     display_pub_class = Type(KernelDisplayPublisher)
     publisher = AnyTrait()
@@ -154,7 +170,29 @@ class KernelShell(InteractiveShell):
         env.setdefault("TERM", "xterm-color")
 
     def enable_gui(self, gui: str | None = None) -> None:
-        raise NotImplementedError(f"GUI event loop integration ({gui!r}) is not supported by async-kernel")
+        """``%gui``: a GUI toolkit's loop can only host the kernel from the start (``--host``), never be added.
+
+        In a kernel hosted by that toolkit (``async-kernel install --host tk``) this is a no-op; otherwise the
+        error (shown by ``%gui`` as one line) says which kernelspec to install and switch to.
+        """
+        from .hosts import gui as gui_host
+
+        wanted = {"qt": "qt", "qt6": "qt", "tk": "tk"}.get(gui or "", gui)
+        if wanted == gui_host.active or (wanted is None and gui_host.active is None):
+            self.active_eventloop = gui
+            return
+        if wanted is None:
+            message = f"This kernel runs inside {gui_host.active}'s main loop: it cannot be turned off"
+        elif wanted not in gui_host.HOSTS:
+            message = f"async-kernel cannot run inside {gui!r}'s loop; it supports: tk, qt (see docs/gui.md)"
+        else:
+            where = f"inside {gui_host.active}'s main loop" if gui_host.active else "without a GUI loop"
+            message = (
+                f"This kernel runs {where}; %gui cannot switch loops. For {wanted}, install a kernelspec hosted"
+                f" by it, then switch to that kernel:  async-kernel install --host {wanted} --name python-{wanted}"
+            )
+        print(message, file=sys.stderr)  # %gui only logs what it catches: show it in the cell's output too
+        raise RuntimeError(message)
 
     # -- errors ------------------------------------------------------------------------------------
     def showtraceback(

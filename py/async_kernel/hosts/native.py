@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 
 from .. import interrupts
+from ..debugger import native_debugger
 from ..kernel import Kernel, KernelSettings
 from ..scheduler import Runner
 from ..transports.zmq import ZmqTransport
@@ -48,6 +49,7 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings, host:
         interrupt=_send_sigint,
         shutdown=partial(_shutdown, main, aux),
         subshells=ThreadSubshells(settings.backend),
+        debugger=native_debugger(),
     )
     policy = interrupts.SigintPolicy(partial(main.call_soon, kernel.interrupt))
     interrupts.install_sigint_handler(policy)
