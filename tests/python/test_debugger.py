@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from async_kernel.debugger import HASH_SEED, murmur2
-from jupyter_client import KernelManager
-from jupyter_client.kernelspec import KernelSpecManager
-from kernel_helpers import TIMEOUT, KernelHandle, stop_kernel
+from kernel_helpers import TIMEOUT, KernelHandle, start_kernel, stop_kernel
 
 pytest.importorskip("debugpy")
-
-#: the kernel with the native host's debugger, whether or not hosts/native.py passes one itself yet
-LAUNCHER = """
-import functools
-import async_kernel.hosts.native as native
-from async_kernel.debugger import native_debugger
-native.Kernel = functools.partial(native.Kernel, debugger=native_debugger())
-from async_kernel.cli import main
-raise SystemExit(main())
-"""
 
 CELL = "def add(a, b):\n    total = a + b\n    return total\n\nresult = add(2, 3)\nprint('done', result)\n"
 
 
 @pytest.fixture(scope="module")
 def debug_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelHandle]:
-    root = tmp_path_factory.mktemp("debugspec")
-    (root / "dbg").mkdir()
-    argv = [sys.executable, "-c", LAUNCHER, "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "dbg", "language": "python", "interrupt_mode": "signal"}
-    (root / "dbg" / "kernel.json").write_text(json.dumps(spec))
-    km = KernelManager(kernel_name="dbg", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root)]))
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    handle = KernelHandle(km, kc)
+    handle = start_kernel(tmp_path_factory.mktemp("debugspec"))
     try:
-        kc.wait_for_ready(timeout=TIMEOUT)
         yield handle
     finally:
         stop_kernel(handle)
