@@ -6,8 +6,8 @@ goes to; the runner guarantees:
 
 * jobs submitted under one key run one at a time, in submission order;
 * jobs under different keys never wait for each other (each key has its own serving task);
-* :meth:`Runner.submit`, :meth:`Runner.call_soon` and :meth:`Runner.call_later` may be called from any
-  thread, and (the first two) from a signal handler, before or while the runner runs;
+* :meth:`Runner.submit`, :meth:`Runner.call_soon`, :meth:`Runner.call_later` and :meth:`Runner.start_soon`
+  may be called from any thread, and (the first two) from a signal handler, before or while the runner runs;
 * every serving task and every timer belongs to the runner's task group: :meth:`Runner.stop` cancels
   them all.
 
@@ -17,7 +17,9 @@ A job that raises (even KeyboardInterrupt) is logged and the queue goes on with 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Hashable
+from contextvars import Context
 from functools import partial
 from typing import Any
 
@@ -40,6 +42,10 @@ class Runner:
         self._inbox: aiologic.SimpleQueue[Callable[[], Any]] = aiologic.SimpleQueue()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._threadsafe: Callable[[Callable[[], Any]], Any] | None = None
+        #: the thread whose loop serves this runner, while it runs
+        self.thread: threading.Thread | None = None
+        #: the loop's library as sniffio names it (``asyncio`` or ``trio``), once it runs
+        self.library: str | None = None
 
     def submit(self, key: Hashable, job: Job) -> None:
         """Queue ``job`` under ``key``. Thread-safe; never blocks."""
@@ -73,6 +79,23 @@ class Runner:
         runner) must not lend it its context, where sniffio would name the caller's library.
         """
         self._inbox.put(partial(self._start_timer, delay, func))
+
+    def start_soon(self, job: Job, context: Context) -> None:
+        """Run ``job()`` as a task of the runner's task group, in ``context`` (not entered anywhere else).
+
+        Thread-safe; never blocks. sniffio's variable in ``context`` is set to the runner's library, so that the
+        job sees the loop it runs on whatever the context came from. The task is cancelled by :meth:`stop`.
+        """
+        self._inbox.put(partial(self._start_task, job, context))
+
+    def _start_task(self, job: Job, context: Context) -> None:
+        assert self._task_group is not None
+        context.run(sniffio.current_async_library_cvar.set, self.library)
+        context.run(self._task_group.start_soon, job, name=f"{self.name}:from-thread")
+
+    def in_loop_thread(self) -> bool:
+        """Whether the caller runs on the thread of the runner's loop (while it runs)."""
+        return self.thread is threading.current_thread()
 
     def _start_timer(self, delay: float, func: Callable[[], Any]) -> None:
         assert self._task_group is not None
@@ -116,6 +139,8 @@ class Runner:
     async def run(self) -> None:
         """Serve until :meth:`stop`; returns when every serving task has ended."""
         self._threadsafe = _threadsafe_caller()
+        self.library = sniffio.current_async_library()
+        self.thread = threading.current_thread()
         try:
             async with anyio.create_task_group() as tg:
                 self._task_group = tg
@@ -128,6 +153,7 @@ class Runner:
         finally:
             # the loop is about to close: later calls wait in the inbox instead of failing in the caller
             self._threadsafe = None
+            self.thread = None
 
     def stop(self) -> None:
         """Cancel every serving task. Thread-safe."""

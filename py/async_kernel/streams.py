@@ -4,13 +4,17 @@ Guarantees:
 
 * every character written is delivered, in order, to the request that was current when it was written
   (the parent is read from :data:`async_kernel.context.parent` at write time);
+* lines of different threads do not mix: text a thread writes without a newline (``print`` writes the text,
+  then the newline) is held for that thread until its line ends, until that thread flushes, or for at most
+  ``interval`` seconds; in between, complete lines of other threads go out;
 * a write is sent at most ``interval`` seconds later (a timer flushes), or at once when the buffer
   holds ``max_buffer`` characters;
 * :meth:`OutStream.flush` (what ``print(..., flush=True)`` calls) sends at once if nothing was sent for
   ``interval`` seconds, else leaves it to the timer: a loop of flushed prints makes at most one message
   per interval, not one per print;
-* :meth:`OutStream.flush_now` sends everything buffered before it returns; the kernel calls it before
-  every other message it publishes for a request, so streams never overtake results or status;
+* :meth:`OutStream.flush_now` sends everything buffered before it returns (but a line another thread is in
+  the middle of writing, see above); the kernel calls it before every other message it publishes for a
+  request, so streams never overtake results or status;
 * a KeyboardInterrupt never lands between taking text from the buffer and publishing it, nor between
   marking a timer as scheduled and scheduling it (see :mod:`async_kernel.interrupts`).
 """
@@ -53,6 +57,8 @@ class OutStream(io.TextIOBase):
         self._max_buffer = max_buffer
         self._fileno = fileno
         self._parts: list[tuple[Message | None, str]] = []
+        #: thread id -> (parent, text without its newline yet, when that text was first held)
+        self._partial: dict[int, tuple[Message | None, str, float]] = {}
         self._size = 0
         self._scheduled = False
         self._last_send = -float("inf")
@@ -86,14 +92,42 @@ class OutStream(io.TextIOBase):
         # An interrupt anywhere here leaves consistent state: the text is in the buffer or not, and the
         # only flag (``_scheduled``) is set together with its timer in _schedule_flush's deferred section.
         with self._lock:
-            self._parts.append((parent, text))
+            self._append(threading.get_ident(), parent, text)
             self._size += len(text)
             full = self._size >= self._max_buffer
         if full:
-            self.flush_now()
+            self._flush(everything=True)
         elif not self._scheduled:  # read without the lock: _schedule_flush checks again under it
             self._schedule_flush(self._interval)
         return len(text)
+
+    def _append(self, thread: int, parent: Message | None, text: str) -> None:
+        """Buffer ``text``: up to its last newline as a part, the rest as the thread's unfinished line."""
+        held = self._partial.pop(thread, None)
+        since = time.monotonic()
+        if held is not None:
+            if held[0] is parent:
+                text, since = held[1] + text, held[2]
+            else:
+                self._parts.append((held[0], held[1]))
+        cut = text.rfind("\n") + 1
+        if cut:
+            self._parts.append((parent, text[:cut]))
+            since = time.monotonic()
+        if cut < len(text):
+            self._partial[thread] = (parent, text[cut:], since)
+
+    def _take(self, everything: bool) -> list[tuple[Message | None, str]]:
+        """Empty the buffer but for the unfinished lines of other threads held for less than an interval."""
+        parts, self._parts = self._parts, []
+        if self._partial:
+            me, oldest = threading.get_ident(), time.monotonic() - self._interval
+            for thread, (parent, text, since) in list(self._partial.items()):
+                if everything or thread == me or since <= oldest:
+                    parts.append((parent, text))
+                    del self._partial[thread]
+        self._size = sum(len(text) for _, text, _ in self._partial.values())
+        return parts
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -114,7 +148,7 @@ class OutStream(io.TextIOBase):
 
     def flush(self) -> None:
         """Send soon: now if nothing was sent for ``interval`` seconds, else when the interval is over."""
-        if not self._parts:
+        if not self._parts and not self._partial:
             return
         wait = self._last_send + self._interval - time.monotonic()
         if wait <= 0:
@@ -123,15 +157,22 @@ class OutStream(io.TextIOBase):
             self._schedule_flush(wait)
 
     def flush_now(self) -> None:
-        """Send everything buffered before returning, including what another thread is sending right now."""
+        """Send everything buffered before returning, including what another thread is sending right now;
+        only a line another thread is in the middle of writing waits for its end (at most an interval)."""
+        self._flush(everything=False)
+
+    def _flush(self, everything: bool) -> None:
         # The common case, called before every message the kernel publishes. Text leaves the buffer only
         # under _send_lock and is published before that lock is released: an empty buffer and a free lock
         # mean that everything written was published.
-        if not self._parts and not self._send_lock.locked():
+        if not self._parts and not self._partial and not self._send_lock.locked():
             return
         with interrupts.deferred, self._send_lock:
             with self._lock:
-                parts, self._parts, self._size = self._parts, [], 0
+                parts = self._take(everything)
+                held = min((since for _, _, since in self._partial.values()), default=None)
+            if held is not None:  # another thread's unfinished line: a timer sends it when it is due
+                self._schedule_flush(max(0.0, held + self._interval - time.monotonic()))
             if not parts:
                 return
             self._last_send = time.monotonic()

@@ -95,9 +95,13 @@ def test_exit_asks_the_front_end(kernel: KernelHandle):
 
 
 def test_asyncio_run_in_a_cell_leaves_no_warning_for_the_next_cell(kernel: KernelHandle):
+    # asyncio.run() and run_until_complete() work in a cell (async_kernel.nested; tests/python/test_nested.py)
     reply, _ = kernel.execute("import asyncio\nasync def job(): pass\nasyncio.run(job())")
-    assert reply["content"]["ename"] == "RuntimeError"
+    assert reply["content"]["status"] == "ok"
     reply, _ = kernel.execute("loop = asyncio.get_running_loop()\nloop.run_until_complete(job())")
+    assert reply["content"]["status"] == "ok"
+    # but not inside the coroutine a nested asyncio.run() runs: that loop is running, as in a script
+    reply, _ = kernel.execute("async def outer(): asyncio.run(job())\nasyncio.run(outer())")
     assert reply["content"]["ename"] == "RuntimeError"
     for code in ("1/0", "import gc; gc.collect(); print('next')"):  # the error drops the last traceback
         _, iopub = kernel.execute(code)

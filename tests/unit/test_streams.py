@@ -334,7 +334,7 @@ def test_flush_now_waits_for_text_another_thread_is_publishing():
     kernel_flushing = threading.Event()  # the kernel's flush reached the lock, or returned without it
 
     def publish(name: str, text: str, parent: object) -> None:
-        if text == "first":
+        if text == "first\n":
             publishing.set()
             assert release.wait(10)
         events.append(f"published {text}")
@@ -347,7 +347,7 @@ def test_flush_now_waits_for_text_another_thread_is_publishing():
     kernel = threading.Thread(target=kernel_flush)
     stream = OutStream("stdout", publish, lambda delay, func: None)
     stream._send_lock = ObservedLock(lambda: threading.current_thread() is kernel and kernel_flushing.set())  # type: ignore[assignment]
-    stream.write("first")
+    stream.write("first\n")  # a whole line: a line this thread is in the middle of waits for its end
     timer = threading.Thread(target=stream.flush_now)  # as the output timer does
     timer.start()
     assert publishing.wait(10)  # the timer took "first" from the buffer and is publishing it
@@ -356,7 +356,7 @@ def test_flush_now_waits_for_text_another_thread_is_publishing():
     release.set()
     timer.join(10)
     kernel.join(10)
-    assert events == ["published first", "flushed before idle"]
+    assert events == ["published first\n", "flushed before idle"]
 
 
 @settings(max_examples=100, deadline=None, database=None)

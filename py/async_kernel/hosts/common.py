@@ -53,6 +53,7 @@ def start_shell(kernel: Kernel, configure: Callable[[Config], None] | None = Non
     from ..shell import KernelShell, load_profile
 
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    install_threading(kernel)
     comms = comm.install(kernel)
     profile = load_profile()
     if configure is not None:
@@ -62,3 +63,21 @@ def start_shell(kernel: Kernel, configure: Callable[[Config], None] | None = Non
     shell.run_startup_files()
     kernel.attach(shell, comms)
     return shell
+
+
+def install_threading(kernel: Kernel) -> None:
+    """What threads need, process-wide: they inherit the context of the code that starts them (their output
+    goes to the cell that started them), :mod:`async_kernel.from_thread` targets the kernel's main runner,
+    and (where there are threads) ``asyncio.run()``/``trio.run()`` in a cell run on a helper thread."""
+    from .. import context, from_thread, nested
+
+    context.inherit_in_threads()
+    main = kernel.runners["main"]
+    from_thread.set_runner(main)
+    if sys.platform == "emscripten":
+        return
+
+    def in_cell_thread() -> bool:
+        return main.in_loop_thread() or any(runner.in_loop_thread() for runner in list(kernel.subshells.values()))
+
+    nested.install(in_cell_thread, trio=kernel.settings.backend == "trio")
