@@ -59,6 +59,10 @@ class OutStream(io.TextIOBase):
         self._parts: list[tuple[Message | None, str]] = []
         #: thread id -> (parent, text without its newline yet, when that text was first held)
         self._partial: dict[int, tuple[Message | None, str, float]] = {}
+        #: the thread whose unfinished line ends the buffer (written while no other thread's was open), and
+        #: the index of its first part: only when another thread writes is it moved to ``_partial``
+        self._tail_thread: int | None = None
+        self._tail_from = 0
         self._size = 0
         self._scheduled = False
         self._last_send = -float("inf")
@@ -91,8 +95,17 @@ class OutStream(io.TextIOBase):
         parent = context.current_parent()
         # An interrupt anywhere here leaves consistent state: the text is in the buffer or not, and the
         # only flag (``_scheduled``) is set together with its timer in _schedule_flush's deferred section.
+        thread = threading.get_ident()
         with self._lock:
-            self._append(threading.get_ident(), parent, text)
+            if not self._partial and self._tail_thread in (None, thread):
+                # the common case, one writing thread: no line of another thread to keep apart from
+                if self._tail_thread is None:
+                    self._tail_from = len(self._parts)
+                self._parts.append((parent, text))
+                self._tail_thread = None if text.endswith("\n") else thread
+            else:
+                self._detach_tail()
+                self._append(thread, parent, text)
             self._size += len(text)
             full = self._size >= self._max_buffer
         if full:
@@ -117,8 +130,26 @@ class OutStream(io.TextIOBase):
         if cut < len(text):
             self._partial[thread] = (parent, text[cut:], since)
 
+    def _detach_tail(self) -> None:
+        """Hold the unfinished line at the end of the buffer (written on the fast path) as its thread's."""
+        thread, self._tail_thread = self._tail_thread, None
+        if thread is None:
+            return
+        run = self._parts[self._tail_from :]
+        if any(parent is not run[0][0] for parent, _ in run):
+            return  # a line that changed requests midway stays as it is
+        text = "".join(part for _, part in run)
+        cut = text.rfind("\n") + 1
+        del self._parts[self._tail_from :]
+        if cut:
+            self._parts.append((run[0][0], text[:cut]))
+        self._partial[thread] = (run[0][0], text[cut:], time.monotonic())
+
     def _take(self, everything: bool) -> list[tuple[Message | None, str]]:
         """Empty the buffer but for the unfinished lines of other threads held for less than an interval."""
+        if not everything and self._tail_thread not in (None, threading.get_ident()):
+            self._detach_tail()
+        self._tail_thread = None
         parts, self._parts = self._parts, []
         if self._partial:
             me, oldest = threading.get_ident(), time.monotonic() - self._interval
