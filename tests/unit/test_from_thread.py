@@ -183,18 +183,16 @@ own.close()
 
 
 @pytest.mark.anyio
-async def test_run_until_complete_on_the_kernels_own_loop(threaded: KernelPair, anyio_backend: str):
-    if anyio_backend != "asyncio":
-        pytest.skip("the kernel's own loop is an asyncio loop only under asyncio")
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the kernel's own loop is an asyncio loop
+async def test_run_until_complete_on_the_kernels_own_loop(threaded: KernelPair):
     code = "import asyncio\nasyncio.get_running_loop().run_until_complete(asyncio.sleep(0, 'done'))"
     reply = await threaded.run_cell(code)
     assert reply["content"]["status"] == "ok", reply["content"]
 
 
 @pytest.mark.anyio
-async def test_trio_run_in_a_trio_cell(threaded: KernelPair, anyio_backend: str):
-    if anyio_backend != "trio":
-        pytest.skip("trio.run already works in an asyncio cell")
+@pytest.mark.parametrize("anyio_backend", ["trio"])  # in an asyncio cell trio.run works unpatched
+async def test_trio_run_in_a_trio_cell(threaded: KernelPair):
     code = "import trio\nasync def job(x):\n    await trio.sleep(0)\n    return x + 1\nprint(trio.run(job, 41))"
     reply = await threaded.run_cell(code)
     assert reply["content"]["status"] == "ok", reply["content"]
