@@ -20,9 +20,9 @@ test('the docstring examples run in the page on the async kernel', async ({ page
   await notebook.waitIdle('Python (async, as "python")');
 
   // The notebook holds the docstring's expected outputs; running the cells numbers them.
-  await expect(notebook.cells()).toHaveCount(3);
+  await expect(notebook.cells()).toHaveCount(4);
   await expect(notebook.prompt(0)).toHaveText('[ ]:');
-  for (const index of [0, 1, 2]) {
+  for (const index of [0, 1, 2, 3]) {
     await notebook.run(index);
     await notebook.waitDone(index);
   }
@@ -32,6 +32,8 @@ test('the docstring examples run in the page on the async kernel', async ({ page
   await expect(notebook.output(1)).toContainText("'Python 3 (async, trio)'");
   await expect(notebook.prompt(2)).toHaveText('[3]:');
   await expect(notebook.output(2)).toContainText("'Python 3 (async-trio)'");
+  await expect(notebook.prompt(3)).toHaveText('[4]:');
+  await expect(notebook.output(3)).toContainText("'Python 3 (python-tk, Tk)'");
   await expect(
     notebook.frame.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
   ).toHaveCount(0);
