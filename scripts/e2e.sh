@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-if [ ! -x /usr/bin/chromium ]; then
-  echo "e2e.sh: installing Debian's chromium" >&2
-  timeout 600 $SUDO apt-get update
-  timeout 900 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
-fi
+scripts/chromium.sh
 
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   echo "e2e.sh: installing python3-venv" >&2

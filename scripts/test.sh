@@ -19,6 +19,7 @@ echo "== the jupyter lite build addon (pytest tests/addon)"
 .venv/bin/python -m pytest tests/addon -p no:cacheprovider
 echo "== pytest --lite: the plugin's tests, then our demo notebooks (lite/content) in Chromium"
 WHEEL_EXTRAS=lite-test scripts/wheel-venv.sh build/lite-pytest/.venv pytest-xdist
+scripts/chromium.sh
 .venv/bin/python -m pytest tests/lite_pytest -p no:cacheprovider
 # widget.ipynb waits for a click and input.ipynb for typed answers: the e2e tests drive those.
 timeout 900 build/lite-pytest/.venv/bin/pytest --lite lite/content -c tests/lite_pytest/demo.ini \

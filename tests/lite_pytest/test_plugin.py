@@ -225,3 +225,15 @@ def test_a_site_that_does_not_exist_is_a_usage_error(workdir):
     code, log, _ = run_pytest(workdir, "ok", "--lite-site=no-lab")
     assert code == 4, log
     assert "--lite-site no-lab: the site has no JupyterLab app (lab/index.html)" in log
+
+
+def test_a_browser_that_does_not_start_fails_each_notebook_with_one_clear_line(workdir):
+    code, log, outcomes = run_pytest(workdir, "ok", "--lite-browser=/bin/false")
+    assert code == 1, log
+    assert set(outcomes) == set(EXPECTED_PASS), outcomes
+    for name, text in outcomes.items():
+        assert text is not None and "could not start /bin/false (" in text, f"{name}: {text}"
+        assert "pass --lite-browser PATH" in text and "asyncio loop" not in text, f"{name}: {text}"
+    code, log, _ = run_pytest(workdir, "ok", "--lite-browser=no/such/chromium")
+    assert code == 4, log
+    assert "--lite-browser no/such/chromium: no executable there" in log

@@ -154,6 +154,16 @@ def find_browser(given: str | None) -> str | None:
     return DEBIAN_CHROMIUM if shutil.which(DEBIAN_CHROMIUM) else None
 
 
+def launch_error(executable: str | None, exc: Exception) -> str:
+    """One line on why Chromium did not start, and what to do about it."""
+    first = strip_ansi(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    which = executable or "Playwright's own Chromium"
+    return (
+        f"could not start {which} ({first}); pass --lite-browser PATH, install Debian's chromium "
+        f"({DEBIAN_CHROMIUM}) or run `playwright install chromium`"
+    )
+
+
 class NotebookBrowser:
     """One headless Chromium for this process and one JupyterLab page in it, started on first use."""
 
@@ -162,16 +172,27 @@ class NotebookBrowser:
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
+        self._launch_error = ""
 
     def _ensure(self) -> Any:
+        if self._launch_error:
+            raise NotebookOpenError(self._launch_error)
         if self._browser is None:
+            from playwright.sync_api import Error as PlaywrightError
             from playwright.sync_api import sync_playwright
 
             self._playwright = sync_playwright().start()
             args = [] if self.options.allow_network else OFFLINE_ARGS
-            self._browser = self._playwright.chromium.launch(
-                executable_path=self.options.executable, headless=True, args=args
-            )
+            try:
+                self._browser = self._playwright.chromium.launch(
+                    executable_path=self.options.executable, headless=True, args=args
+                )
+            except PlaywrightError as exc:
+                # Playwright must stop before it can start again; the next notebooks get the same answer.
+                self._playwright.stop()
+                self._playwright = None
+                self._launch_error = launch_error(self.options.executable, exc)
+                raise NotebookOpenError(self._launch_error) from None
         return self._browser
 
     def _app(self, base_url: str) -> Any:

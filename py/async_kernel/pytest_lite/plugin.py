@@ -10,6 +10,7 @@ follow nbmake/nbclient: ``--lite-timeout`` per cell, notebook metadata ``executi
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--lite-site {given}: the site has no JupyterLab app (lab/index.html), which runs the notebooks"
         )
+    browser = config.getoption("lite_browser")
+    if browser and not (os.path.isfile(browser) and os.access(browser, os.X_OK)):
+        raise pytest.UsageError(f"--lite-browser {browser}: no executable there")
     config.stash[_STATE] = LiteState(config)
 
 
