@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import context, interrupts
 
+_get_ident = threading.get_ident
+
 if TYPE_CHECKING:
     from .protocol import Message
 
@@ -59,10 +61,10 @@ class OutStream(io.TextIOBase):
         self._parts: list[tuple[Message | None, str]] = []
         #: thread id -> (parent, text without its newline yet, when that text was first held)
         self._partial: dict[int, tuple[Message | None, str, float]] = {}
-        #: the thread whose unfinished line ends the buffer (written while no other thread's was open), and
-        #: the index of its first part: only when another thread writes is it moved to ``_partial``
-        self._tail_thread: int | None = None
-        self._tail_from = 0
+        #: the thread writing on the fast path (no other thread's line open: ``_partial`` is empty) and the index
+        #: of its first part; only when another thread writes is its unfinished line moved to ``_partial``
+        self._writer: int | None = None
+        self._writer_from = 0
         self._size = 0
         self._scheduled = False
         self._last_send = -float("inf")
@@ -95,17 +97,12 @@ class OutStream(io.TextIOBase):
         parent = context.current_parent()
         # An interrupt anywhere here leaves consistent state: the text is in the buffer or not, and the
         # only flag (``_scheduled``) is set together with its timer in _schedule_flush's deferred section.
-        thread = threading.get_ident()
+        thread = _get_ident()
         with self._lock:
-            if not self._partial and self._tail_thread in (None, thread):
-                # the common case, one writing thread: no line of another thread to keep apart from
-                if self._tail_thread is None:
-                    self._tail_from = len(self._parts)
+            if thread == self._writer:  # the common case, one writing thread: nothing to keep apart
                 self._parts.append((parent, text))
-                self._tail_thread = None if text.endswith("\n") else thread
             else:
-                self._detach_tail()
-                self._append(thread, parent, text)
+                self._switch(thread, parent, text)
             self._size += len(text)
             full = self._size >= self._max_buffer
         if full:
@@ -113,6 +110,15 @@ class OutStream(io.TextIOBase):
         elif not self._scheduled:  # read without the lock: _schedule_flush checks again under it
             self._schedule_flush(self._interval)
         return len(text)
+
+    def _switch(self, thread: int, parent: Message | None, text: str) -> None:
+        """A write by another thread than the fast path's: keep the lines of the threads apart."""
+        self._detach_tail()
+        if self._partial:
+            self._append(thread, parent, text)
+        else:
+            self._writer, self._writer_from = thread, len(self._parts)
+            self._parts.append((parent, text))
 
     def _append(self, thread: int, parent: Message | None, text: str) -> None:
         """Buffer ``text``: up to its last newline as a part, the rest as the thread's unfinished line."""
@@ -131,28 +137,34 @@ class OutStream(io.TextIOBase):
             self._partial[thread] = (parent, text[cut:], since)
 
     def _detach_tail(self) -> None:
-        """Hold the unfinished line at the end of the buffer (written on the fast path) as its thread's."""
-        thread, self._tail_thread = self._tail_thread, None
+        """Hold the fast path's unfinished line (its parts at the end of the buffer) as its thread's."""
+        thread, self._writer = self._writer, None
         if thread is None:
             return
-        run = self._parts[self._tail_from :]
+        parts = self._parts
+        start = len(parts)
+        while start > self._writer_from and parts[start - 1][1][-1] != "\n":
+            start -= 1
+        if start == len(parts):
+            return
+        run = parts[start:]
         if any(parent is not run[0][0] for parent, _ in run):
             return  # a line that changed requests midway stays as it is
         text = "".join(part for _, part in run)
         cut = text.rfind("\n") + 1
-        del self._parts[self._tail_from :]
+        del parts[start:]
         if cut:
             self._parts.append((run[0][0], text[:cut]))
         self._partial[thread] = (run[0][0], text[cut:], time.monotonic())
 
     def _take(self, everything: bool) -> list[tuple[Message | None, str]]:
         """Empty the buffer but for the unfinished lines of other threads held for less than an interval."""
-        if not everything and self._tail_thread not in (None, threading.get_ident()):
+        if not everything and self._writer not in (None, _get_ident()):
             self._detach_tail()
-        self._tail_thread = None
+        self._writer = None
         parts, self._parts = self._parts, []
         if self._partial:
-            me, oldest = threading.get_ident(), time.monotonic() - self._interval
+            me, oldest = _get_ident(), time.monotonic() - self._interval
             for thread, (parent, text, since) in list(self._partial.items()):
                 if everything or thread == me or since <= oldest:
                     parts.append((parent, text))
