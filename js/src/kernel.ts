@@ -102,7 +102,8 @@ export class AsyncKernel implements IKernel {
       this._stdin = start.stdinBuffer;
     }
     if (typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated) {
-      start.interruptBuffer = new SharedArrayBuffer(1);
+      // Four bytes: Pyodide reads byte 0; time.sleep waits on the Int32 (hosts/pyodide.py).
+      start.interruptBuffer = new SharedArrayBuffer(4);
       this._interruptBuffer = new Uint8Array(start.interruptBuffer);
     }
     this._worker = options.worker;
@@ -167,6 +168,7 @@ export class AsyncKernel implements IKernel {
     setTimeout(() => {
       if (!this._isDisposed && this._interruptAcked < id) {
         flag[0] = SIGINT;
+        Atomics.notify(new Int32Array(flag.buffer, 0, 1), 0); // wakes a time.sleep
       }
     }, this._interruptGraceMs);
   }
@@ -199,6 +201,12 @@ export class AsyncKernel implements IKernel {
         break;
       case 'interrupt-ack':
         this._interruptAcked = Math.max(this._interruptAcked, msg.id);
+        break;
+      case 'died':
+        // Python is gone (worker/death.ts): say why, show the kernel as dead, free the worker.
+        this._onProgress('failed', msg.text, msg.elapsedMs);
+        this._publishDead();
+        this._worker.terminate();
         break;
       default: {
         const unknown: never = msg;
@@ -244,7 +252,7 @@ export class AsyncKernel implements IKernel {
     Atomics.notify(control, STDIN_STATE);
   }
 
-  /** Tell every client the kernel is dead (start-up failed), so the UI stops waiting. */
+  /** Tell every client the kernel is dead (start-up failed, or Python died), so the UI stops waiting. */
   private _publishDead(): void {
     const header = {
       msg_id: `async-kernel-dead-${this._id}`,

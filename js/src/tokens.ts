@@ -117,7 +117,8 @@ export type StartupPhase =
 export type WorkerToMain =
   | { type: 'message'; json: string; buffers: ArrayBuffer[] }
   | { type: 'progress'; phase: StartupPhase; text: string; elapsedMs: number }
-  | { type: 'interrupt-ack'; id: number };
+  | { type: 'interrupt-ack'; id: number }
+  | { type: 'died'; text: string; elapsedMs: number };
 
 /**
  * Layout of the shared stdin buffer (crossOriginIsolated pages only).

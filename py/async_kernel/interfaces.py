@@ -30,7 +30,12 @@ class Publisher(Protocol):
         """Publish on iopub, after any output written before it."""
 
     def request_input(self, prompt: str, password: bool) -> str:
-        """Ask the front end for a line of input; blocks the calling thread."""
+        """Ask the front end for a line of input; blocks the calling thread. :class:`InputUnavailable` if the
+        front end answered that it cannot take input here."""
+
+
+class InputUnavailable(Exception):
+    """The front end answered an ``input_request`` with an error: it cannot take input (the message says why)."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ import anyio
 
 from . import context
 from ._version import __version__
-from .interfaces import Cell, Comms, Publisher, Shell
+from .interfaces import Cell, Comms, InputUnavailable, Publisher, Shell
 from .protocol import (
     PROTOCOL_VERSION,
     Channel,
@@ -338,6 +338,8 @@ class Kernel:
         reply = validate(self.transport.request_input(request))
         if reply["header"]["msg_type"] != "input_reply":
             raise RemoteProtocolError(f"expected an input_reply, got a {reply['header']['msg_type']!r}")
+        if reply["content"].get("status") == "error":
+            raise InputUnavailable(str(reply["content"].get("evalue") or "the front end cannot take input"))
         value = reply["content"].get("value")
         if not isinstance(value, str):
             raise RemoteProtocolError("input_reply without a string 'value'")

@@ -29,7 +29,7 @@ from IPython.utils.tokenutil import token_at_cursor
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
-from .interfaces import Outcome
+from .interfaces import InputUnavailable, Outcome
 
 if TYPE_CHECKING:
     from .interfaces import Cell, Publisher
@@ -239,7 +239,10 @@ class KernelShell(InteractiveShell):
     def _read(self, prompt: str, password: bool) -> str:
         if not allow_stdin.get():
             raise StdinNotImplementedError("input() was called, but this frontend does not support input requests.")
-        return self.publisher.request_input(prompt, password)
+        try:
+            return self.publisher.request_input(prompt, password)
+        except InputUnavailable as exc:
+            raise StdinNotImplementedError(str(exc)) from None
 
     # -- running cells ------------------------------------------------------------------------------
     async def run(self, cell: Cell) -> Outcome:

@@ -1,4 +1,4 @@
-import { expect, test } from './fixtures';
+import { expect, isIsolated, test } from './fixtures';
 
 test('two consecutive input() calls both get their answers', async ({ notebook, page }) => {
   const cell = await notebook.run(
@@ -15,4 +15,26 @@ test('two consecutive input() calls both get their answers', async ({ notebook, 
   await page.keyboard.press('Enter');
   await expect(notebook.output(cell)).toContainText('got apple banana');
   await notebook.waitDone(cell);
+});
+
+test.describe('where service workers are blocked (a private window, some embeds)', () => {
+  test.use({ serviceWorkers: 'block' });
+
+  test('input() says in one line why it is unavailable and what would enable it', async ({
+    notebook
+  }, testInfo) => {
+    test.skip(
+      isIsolated(testInfo.project.name),
+      'isolated pages take input through SharedArrayBuffer'
+    );
+    const cell = await notebook.run('input("name? ")');
+    await notebook.waitDone(cell);
+    await expect(notebook.output(cell)).toContainText(
+      'StdinNotImplementedError: input() is unavailable on this page: it is not cross-origin ' +
+        'isolated and no service worker serves it'
+    );
+    await expect(notebook.output(cell)).toContainText('serve the site with COOP/COEP headers');
+    const after = await notebook.run('"still serving"');
+    await expect(notebook.output(after)).toContainText('still serving');
+  });
 });

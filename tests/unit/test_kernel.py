@@ -456,6 +456,20 @@ async def test_a_bad_input_reply_is_an_error_in_the_cell(pair: KernelPair, answe
     await assert_still_serving(pair)
 
 
+async def test_a_front_end_that_cannot_take_input_says_why_in_one_line(pair: KernelPair):
+    why = "input() is unavailable on this page: it is not cross-origin isolated and has no service worker"
+    answer = {"header": {"msg_id": "r", "msg_type": "input_reply"}, "content": {"status": "error", "evalue": why}}
+    pair.transport.inputs = [answer]
+    msg_id = pair.execute("input('? ')", allow_stdin=True)
+    reply = await pair.reply(msg_id)
+    assert (reply["content"]["ename"], reply["content"]["evalue"]) == ("StdinNotImplementedError", why)
+    [error] = pair.messages_for(msg_id, msg_type="error")
+    shown = "\n".join(error["content"]["traceback"])
+    # the user's line, then input() and the line that raises; nothing of the transport or the kernel
+    assert "input('? ')" in shown and shown.count("File ") == 2 and "kernel.py" not in shown, shown
+    await assert_still_serving(pair)
+
+
 # -- start-up and output ----------------------------------------------------------------------------
 
 

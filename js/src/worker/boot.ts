@@ -79,8 +79,11 @@ async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
     }
     reportReady(state, booted);
     // Only now do new messages go straight to the kernel: the queued ones first, in order.
+    state.py = py;
     deliverPending(state, kernel);
-    state.kernel = kernel;
+    if (!state.dead) {
+      state.kernel = kernel;
+    }
   } catch (error) {
     fail(state, error);
   }
@@ -104,7 +107,12 @@ function startKernel(
   const host = py.pyimport('async_kernel.hosts.pyodide') as PyProxy & {
     start(send: SendFunction, settings: PyProxy): IPyKernel;
   };
-  const settings = py.toPy({ cwd, env: options.env });
+  const settings = py.toPy({ cwd, env: options.env }) as PyProxy & {
+    set(key: string, value: unknown): void;
+  };
+  if (state.start?.interruptBuffer) {
+    settings.set('interrupt_buffer', state.start.interruptBuffer); // for time.sleep (hosts/pyodide.py)
+  }
   const kernel = host.start(pythonSender(state), settings);
   settings.destroy();
   return kernel;

@@ -19,12 +19,30 @@
 
 import type { MainToWorker } from '../tokens';
 import { beginBoot, beginStart } from './boot';
+import { checkAlive } from './death';
 import { interrupt, toKernel } from './relay';
 import { WorkerState } from './state';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 const state = new WorkerState(self);
+
+// Once a kernel runs, an error that escaped from Python may mean Python is gone (death.ts);
+// if it is not, the error is logged here and the kernel goes on (the main thread would take
+// an error event from the worker for a failed start).
+self.addEventListener('error', (event: ErrorEvent) => {
+  if (state.py) {
+    event.preventDefault();
+    if (checkAlive(state, event.error ?? event.message)) {
+      console.error('async-kernel worker: uncaught error', event.error ?? event.message);
+    }
+  }
+});
+self.addEventListener('unhandledrejection', (event: PromiseRejectionEvent) => {
+  if (state.py && !checkAlive(state, event.reason)) {
+    event.preventDefault();
+  }
+});
 
 self.onmessage = (event: MessageEvent<MainToWorker>): void => {
   const msg = event.data;

@@ -5,6 +5,7 @@
 
 import type { PyProxy } from 'pyodide/ffi';
 
+import { checkAlive } from './death';
 import type { IPyKernel, WorkerState } from './state';
 import { requestInput } from './stdin';
 
@@ -18,8 +19,8 @@ export type SendFunction = (
 /** A kernel message from the main thread: deliver it, or queue it until the kernel started. */
 export function toKernel(state: WorkerState, json: string, buffers: ArrayBuffer[]): void {
   if (state.kernel) {
-    deliver(state.kernel, json, buffers);
-  } else if (!state.failed) {
+    deliver(state, state.kernel, json, buffers);
+  } else if (!state.failed && !state.dead) {
     state.pending.push({ json, buffers });
   }
 }
@@ -27,7 +28,7 @@ export function toKernel(state: WorkerState, json: string, buffers: ArrayBuffer[
 /** Deliver the messages queued before the kernel started, in order. */
 export function deliverPending(state: WorkerState, pyKernel: IPyKernel): void {
   for (const msg of state.pending.splice(0)) {
-    deliver(pyKernel, msg.json, msg.buffers);
+    deliver(state, pyKernel, msg.json, msg.buffers);
   }
 }
 
@@ -37,15 +38,25 @@ export function interrupt(state: WorkerState, id: number): void {
   state.kernel?.interrupt();
 }
 
-function deliver(pyKernel: IPyKernel, json: string, buffers: ArrayBuffer[]): void {
+function deliver(
+  state: WorkerState,
+  pyKernel: IPyKernel,
+  json: string,
+  buffers: ArrayBuffer[]
+): void {
+  if (state.dead) {
+    return;
+  }
   try {
     pyKernel.handle_msg(
       json,
       buffers.map(b => new Uint8Array(b))
     );
   } catch (error) {
-    // A malformed message is the client's error: log it, keep serving.
-    console.error('async-kernel worker: handle_msg failed', error);
+    // handle_msg logs a client's bad message itself and never raises: Python may be gone.
+    if (checkAlive(state, error)) {
+      console.error('async-kernel worker: handle_msg failed', error);
+    }
   }
 }
 

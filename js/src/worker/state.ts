@@ -5,6 +5,7 @@
 
 /// <reference lib="webworker" />
 
+import type { PyodideAPI } from 'pyodide';
 import type { PyProxy } from 'pyodide/ffi';
 
 import type { IWorkerBoot, IWorkerStart, StartupPhase, WorkerToMain } from '../tokens';
@@ -40,6 +41,10 @@ export class WorkerState {
   step = 'loading Pyodide';
   /** The Python kernel, once started. */
   kernel?: IPyKernel;
+  /** Python, once the kernel started on it. */
+  py?: PyodideAPI;
+  /** Whether Python stopped for good (os._exit(), a fatal error; death.ts). */
+  dead = false;
   /** Whether the start-up failed (messages are dropped from then on). */
   failed = false;
   /** Kernel messages that arrived before the kernel started, in order. */

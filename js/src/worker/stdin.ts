@@ -1,14 +1,23 @@
 /**
  * input() in the worker: the kernel's blocking `send` of an input_request, answered through
  * the shared stdin buffer (crossOriginIsolated pages, layout in tokens.ts) or a synchronous
- * XHR to the service worker's stdin endpoint.
+ * XHR to the service worker's stdin endpoint; elsewhere an error reply that says why.
  */
 
 import { STDIN_HEADER_BYTES, STDIN_LENGTH, STDIN_STATE, STDIN_WAITING } from '../tokens';
 import type { IWorkerStart } from '../tokens';
 import type { WorkerState } from './state';
 
-/** Send an input_request and block until the reply; returns the reply's JSON. */
+/** What would make input() work, for the one-line errors below. */
+const ENABLE_INPUT =
+  'serve the site with COOP/COEP headers (cross-origin isolation), or open it in a window ' +
+  'that allows service workers';
+
+/**
+ * Send an input_request and block until the reply; returns the reply's JSON. Where the page
+ * cannot take input the reply is an error whose one line says why (the kernel raises it in the
+ * cell as StdinNotImplementedError).
+ */
 export function requestInput(state: WorkerState, json: string): string {
   const options = state.start as IWorkerStart;
   switch (options.stdinMode) {
@@ -17,9 +26,10 @@ export function requestInput(state: WorkerState, json: string): string {
     case 'service-worker':
       return requestInputServiceWorker(options, json);
     default:
-      throw new Error(
-        'input() is not available: this page has neither a service worker nor ' +
-          'SharedArrayBuffer (serve the site with COOP/COEP headers, or allow service workers).'
+      return errorReply(
+        json,
+        'input() is unavailable on this page: it is not cross-origin isolated and no service ' +
+          `worker serves it (a private window or an embed may block them); ${ENABLE_INPUT}`
       );
   }
 }
@@ -54,23 +64,43 @@ function requestInputServiceWorker(options: IWorkerStart, json: string): string 
     })
   );
   if (xhr.status !== 200) {
-    throw new Error(`input() failed: the service worker answered HTTP ${xhr.status}`);
+    // The page's requests bypass the service worker (a reload that skipped it, or it is gone):
+    // the site's server answered instead.
+    return errorReply(
+      json,
+      `input() is unavailable: this page is not served through its service worker (HTTP ${xhr.status} ` +
+        `from the server instead); reload the page, or ${ENABLE_INPUT}`
+    );
   }
   return xhr.responseText;
 }
 
 /** An input_reply for `requestJson` carrying `value` (used when the wait is interrupted). */
 function replyWithValue(requestJson: string, value: string): string {
+  return inputReply(requestJson, 'interrupted', { value, status: 'ok' });
+}
+
+/** An input_reply saying the front end cannot take input, and why (one line). */
+function errorReply(requestJson: string, why: string): string {
+  return inputReply(requestJson, 'unavailable', {
+    status: 'error',
+    ename: 'StdinNotImplementedError',
+    evalue: why,
+    traceback: []
+  });
+}
+
+function inputReply(requestJson: string, suffix: string, content: Record<string, unknown>): string {
   const request = JSON.parse(requestJson) as { header: Record<string, unknown> };
   return JSON.stringify({
     channel: 'stdin',
     header: {
       ...request.header,
-      msg_id: `${String(request.header.msg_id)}-interrupted`,
+      msg_id: `${String(request.header.msg_id)}-${suffix}`,
       msg_type: 'input_reply'
     },
     parent_header: request.header,
     metadata: {},
-    content: { value, status: 'ok' }
+    content
   });
 }

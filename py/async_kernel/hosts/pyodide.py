@@ -8,8 +8,9 @@ JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the retu
     kernel.stop()
 
 ``send`` and the message format are the callback transport's (:mod:`async_kernel.transports.callback`).
-``settings`` (a JavaScript object or a dict) may hold ``env`` (variables to set), ``cwd``, ``output_interval``
-and ``use_jedi``.
+``settings`` (a JavaScript object or a dict) may hold ``env`` (variables to set), ``cwd``, ``output_interval``,
+``use_jedi`` and ``interrupt_buffer`` (the ``SharedArrayBuffer`` behind Pyodide's interrupt buffer, on a
+crossOriginIsolated page: ``time.sleep`` then waits on it, so that an interrupt wakes it at once).
 
 Everything runs on the one event loop that calls in: there are no threads, so the kernel's main and aux
 runners are one runner, whose per-queue tasks let comm messages and completions through while a cell
@@ -85,6 +86,8 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> PyodideKernel
         # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
         # cell's code, never in the kernel's, and never inside a critical section.
         interrupts.install_sigint_handler(policy)
+        if options.get("interrupt_buffer") is not None:
+            _interruptible_sleep(options["interrupt_buffer"])
     transport.connect(kernel.receive)
     task = asyncio.get_event_loop().create_task(runner.run())
     return PyodideKernel(kernel, transport, policy, task)
@@ -97,6 +100,32 @@ def _set_up_process(options: dict[str, Any]) -> None:
         os.chdir(options["cwd"])
     if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
         logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
+
+
+#: the longest stretch ``time.sleep`` waits without looking at the clock and the interrupt flag again
+SLEEP_SLICE = 0.25
+
+
+def _interruptible_sleep(buffer: Any) -> None:
+    """Make ``time.sleep`` wait on the interrupt buffer (``Atomics.wait``): Pyodide's own cannot be interrupted
+    (pyodide#6082). The page writes SIGINT into the buffer and notifies it; the sleep wakes, and Python's signal
+    check that follows raises KeyboardInterrupt in the cell."""
+    import time
+
+    from js import Atomics, Int32Array  # type: ignore[import-not-found]
+
+    flag = Int32Array.new(buffer, 0, 1)
+    clock = time.monotonic
+
+    def sleep(seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        deadline = clock() + seconds
+        while (left := deadline - clock()) > 0:
+            Atomics.wait(flag, 0, 0, min(left, SLEEP_SLICE) * 1000)
+
+    sleep.__doc__ = time.sleep.__doc__
+    time.sleep = sleep
 
 
 def _configure(config: Config) -> None:
