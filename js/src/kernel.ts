@@ -257,7 +257,8 @@ export class AsyncKernel implements IKernel {
     const header = {
       msg_id: `async-kernel-dead-${this._id}`,
       msg_type: 'status',
-      session: '',
+      // JupyterLite delivers a message to the client socket its session names (see _forwardToClient).
+      session: this._lastClientSession,
       username: '',
       date: new Date().toISOString(),
       version: PROTOCOL_VERSION
