@@ -15,30 +15,41 @@ export function checkAlive(state: WorkerState, cause: unknown): boolean {
   if (state.dead) {
     return false;
   }
-  if (!state.py || usable(state.py)) {
+  const refused = state.py ? refusal(state.py) : undefined;
+  if (refused === undefined) {
     return true;
   }
   state.dead = true;
   state.kernel = undefined;
   state.pending.length = 0;
   const elapsedMs = Math.round(performance.now() - state.started);
-  const text = `Python (async) died: ${describe(cause)}. Restart the kernel to go on.`;
+  // An exit names its status; after a fatal error, what escaped is often a follow-up error, and
+  // Pyodide's refusal says what happened (it printed the cause to the console).
+  const why = EXIT.test(describe(cause))
+    ? describe(cause)
+    : `${describe(refused)} (the browser console has the cause)`;
+  const text = `Python (async) died: ${why}. Restart the kernel to go on.`;
   console.error('async-kernel worker:', text, cause);
   state.post({ type: 'died', text, elapsedMs });
   return false;
 }
 
-function usable(py: NonNullable<WorkerState['py']>): boolean {
+/** Emscripten's message for `os._exit(n)` (and any exit of the runtime). */
+const EXIT = /^Program terminated with exit\(-?\d+\)$/;
+
+/** Undefined while Python runs; else Pyodide's refusal ("Pyodide already exited ..."). */
+function refusal(py: NonNullable<WorkerState['py']>): unknown {
   try {
     py.runPython('None');
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return error;
   }
 }
 
-/** The first line of what went wrong ("Program terminated with exit(3)", a fatal error's cause). */
+/** The first line of what went wrong, without its final period. */
 function describe(cause: unknown): string {
   const text = cause instanceof Error ? cause.message : String(cause ?? 'unknown error');
-  return text.trim().split('\n')[0] || 'unknown error';
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.replace(/\.$/, '') || 'unknown error';
 }
