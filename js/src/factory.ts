@@ -34,6 +34,7 @@ export function kernelFactory(
     return new AsyncKernel({
       ...options,
       worker,
+      newWorker: () => pool.take(),
       interruptGraceMs: settings.interruptGraceMs,
       onProgress: (phase, text, elapsedMs) => {
         reporter.report(options.id, phase, text, elapsedMs);

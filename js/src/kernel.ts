@@ -11,6 +11,9 @@
  * - `interrupt` first asks the worker (cancels an awaiting cell); if the worker does not
  *   acknowledge within `interruptGraceMs` it is stuck in synchronous Python, and when the page
  *   is crossOriginIsolated the kernel writes SIGINT into Pyodide's interrupt buffer.
+ * - A worker whose Python died (worker/death.ts) is replaced at once, as Jupyter Server restarts
+ *   a kernel process that died: the log console says why, clients get status `restarting`
+ *   (JupyterLab's "Kernel Restarting" dialog, then it reconnects) and a fresh Python starts.
  */
 
 import type { KernelMessage } from '@jupyterlab/services';
@@ -106,6 +109,8 @@ export class AsyncKernel implements IKernel {
       start.interruptBuffer = new SharedArrayBuffer(4);
       this._interruptBuffer = new Uint8Array(start.interruptBuffer);
     }
+    this._start = start;
+    this._newWorker = options.newWorker;
     this._worker = options.worker;
     this._worker.listen(msg => this._onWorkerMessage(msg));
     this._post({ type: 'start', start });
@@ -203,10 +208,8 @@ export class AsyncKernel implements IKernel {
         this._interruptAcked = Math.max(this._interruptAcked, msg.id);
         break;
       case 'died':
-        // Python is gone (worker/death.ts): say why, show the kernel as dead, free the worker.
         this._onProgress('failed', msg.text, msg.elapsedMs);
-        this._publishDead();
-        this._worker.terminate();
+        this._restartAfterDeath();
         break;
       default: {
         const unknown: never = msg;
@@ -252,10 +255,26 @@ export class AsyncKernel implements IKernel {
     Atomics.notify(control, STDIN_STATE);
   }
 
-  /** Tell every client the kernel is dead (start-up failed, or Python died), so the UI stops waiting. */
+  /** Python died: a fresh worker and Python replace them (see the module doc). */
+  private _restartAfterDeath(): void {
+    this._publishStatus('restarting');
+    this._worker.terminate();
+    if (this._interruptBuffer) {
+      this._interruptBuffer[0] = 0;
+    }
+    this._worker = this._newWorker();
+    this._worker.listen(msg => this._onWorkerMessage(msg));
+    this._post({ type: 'start', start: this._start });
+  }
+
+  /** Tell every client the kernel is dead (start-up failed), so the UI stops waiting. */
   private _publishDead(): void {
+    this._publishStatus('dead');
+  }
+
+  private _publishStatus(state: 'dead' | 'restarting'): void {
     const header = {
-      msg_id: `async-kernel-dead-${this._id}`,
+      msg_id: `async-kernel-${state}-${this._id}-${++this._statusCount}`,
       msg_type: 'status',
       // JupyterLite delivers a message to the client socket its session names (see _forwardToClient).
       session: this._lastClientSession,
@@ -268,7 +287,7 @@ export class AsyncKernel implements IKernel {
       header,
       parent_header: {},
       metadata: {},
-      content: { execution_state: 'dead' },
+      content: { execution_state: state },
       buffers: []
     } as unknown as KernelMessage.IMessage;
     this._sendMessage(msg);
@@ -281,6 +300,9 @@ export class AsyncKernel implements IKernel {
   private _onProgress: AsyncKernel.ProgressCallback;
   private _interruptGraceMs: number;
   private _worker: KernelWorker;
+  private _newWorker: () => KernelWorker;
+  private _start: IWorkerStart;
+  private _statusCount = 0;
   private _stdin?: SharedArrayBuffer;
   private _interruptBuffer?: Uint8Array;
   private _lastClientSession = '';
@@ -305,6 +327,8 @@ export namespace AsyncKernel {
   export interface IOptions extends IKernel.IOptions {
     /** The worker to run on: booting already (prestarted) or just created. */
     worker: KernelWorker;
+    /** Another worker, for a restart after Python died. */
+    newWorker: () => KernelWorker;
     /** How to start the kernel, except what the kernel object itself adds. */
     start: Omit<IWorkerStart, 'location' | 'stdinBuffer' | 'interruptBuffer'>;
     interruptGraceMs: number;
