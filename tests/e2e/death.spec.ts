@@ -8,13 +8,13 @@ import { expect, showLogConsole, test } from './fixtures';
 import type { Notebook } from './fixtures';
 
 async function expectDiedAndRestarted(notebook: Notebook, reason: string): Promise<void> {
-  const log = await showLogConsole(notebook.page);
-  await expect(log).toContainText(`Python (async) died: ${reason}. Restart the kernel to go on.`, {
+  const dialog = notebook.page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('appears to have died. It will restart automatically.', {
     timeout: 30_000
   });
-  const dialog = notebook.page.locator('.jp-Dialog');
-  await expect(dialog).toContainText('appears to have died. It will restart automatically.');
   await dialog.locator('.jp-mod-accept').click();
+  const log = await showLogConsole(notebook.page);
+  await expect(log).toContainText(`Python (async) died: ${reason}. Starting a new Python.`);
   await notebook.waitIdle();
   const after = await notebook.run('6 * 7');
   await expect(notebook.output(after)).toContainText('42');

@@ -1,7 +1,7 @@
 /**
  * A worker whose Python can no longer run (`os._exit()`, a Pyodide fatal error) is a dead
- * kernel: the main thread is told once, with the reason, and shows the kernel as dead
- * (kernel.ts), so the page never waits on it. Pyodide refuses every call once it exited or
+ * kernel: the main thread is told once, with the reason, and replaces the worker (kernel.ts),
+ * so the page never waits on it. Pyodide refuses every call once it exited or
  * failed fatally: a call that throws tells a dead Python from an error in one message.
  */
 
@@ -28,7 +28,7 @@ export function checkAlive(state: WorkerState, cause: unknown): boolean {
   const why = EXIT.test(describe(cause))
     ? describe(cause)
     : `${describe(refused)} (the browser console has the cause)`;
-  const text = `Python (async) died: ${why}. Restart the kernel to go on.`;
+  const text = `Python (async) died: ${why}. Starting a new Python.`;
   console.error('async-kernel worker:', text, cause);
   state.post({ type: 'died', text, elapsedMs });
   return false;
