@@ -24,7 +24,8 @@ export default tseslint.config(
       'tests/docs/**/*.ts',
       'tests/playwright-base.ts',
       'playwright.config.ts',
-      'playwright.docs.config.ts'
+      'playwright.docs.config.ts',
+      'playwright.sw.config.ts'
     ],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

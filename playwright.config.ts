@@ -12,5 +12,6 @@ export default browserTests({
   port: Number(process.env.ASYNC_KERNEL_E2E_PORT ?? 8765),
   readyPath: 'lab/index.html',
   prefix: '',
-  viewport: { width: 1280, height: 800 }
+  viewport: { width: 1280, height: 800 },
+  testIgnore: ['isolation.spec.ts'] // playwright.sw.config.ts runs it
 });

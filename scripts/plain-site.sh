@@ -6,6 +6,9 @@
 #
 #   scripts/plain-site.sh        # -> build/plain-site/site; the venv in build/plain-site/.venv
 #
+# Then the same site with `--AsyncKernelAddon.isolation=service-worker` into build/sw-site/site (its
+# own lite dir, so the two builds' doit states do not overwrite each other), for playwright.sw.config.ts.
+#
 # The venv is made anew whenever the wheel changes; otherwise this takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +20,10 @@ cd "$DIR/work"
 timeout 900 "$DIR/.venv/bin/jupyter" lite build --contents "$ROOT/lite/content" \
   --AsyncKernelAddon.extra_wheels="$ROOT/lite/build/extra-wheels" --output-dir "$DIR/site"
 echo "plain-site.sh: site in $DIR/site"
+SW=$ROOT/build/sw-site
+mkdir -p "$SW/work"
+cd "$SW/work"
+timeout 900 "$DIR/.venv/bin/jupyter" lite build --contents "$ROOT/lite/content" \
+  --AsyncKernelAddon.extra_wheels="$ROOT/lite/build/extra-wheels" --AsyncKernelAddon.isolation=service-worker \
+  --output-dir "$SW/site"
+echo "plain-site.sh: the same, isolated by its service worker, in $SW/site"

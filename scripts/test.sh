@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: lint, the native kernel (pytest), the `jupyter lite build` addon, the kernel inside
 # Pyodide under Node.js, and two JupyterLite sites in Chromium (Playwright): ours (lite/build.py) and one
-# built by plain `jupyter lite build` in a fresh venv (scripts/plain-site.sh); then the docs (scripts/docs.sh)
+# built by plain `jupyter lite build` in a fresh venv (scripts/plain-site.sh), also isolated by its
+# service worker on a server without COOP/COEP; then the docs (scripts/docs.sh)
 # and their live consoles in Chromium. Installs what it needs on a fresh machine; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,8 @@ echo "== our site (lite/_output) in Chromium (Playwright)"
 scripts/e2e.sh
 echo "== the plain jupyter lite build site in Chromium (Playwright)"
 ASYNC_KERNEL_SITE=build/plain-site/site ASYNC_KERNEL_E2E_PORT=8775 scripts/e2e.sh
+echo "== that site with AsyncKernelAddon.isolation=service-worker, served without COOP/COEP (Playwright)"
+scripts/e2e.sh -c playwright.sw.config.ts
 echo "== the documentation (Sphinx + jupyterlite-sphinx) and its live parts in Chromium (Playwright)"
 scripts/docs.sh
 timeout 900 npx --no-install playwright test -c playwright.docs.config.ts

@@ -2,7 +2,8 @@
  * What the Playwright configs share (playwright.config.ts: the site; playwright.docs.config.ts: the
  * built docs): Debian's /usr/bin/chromium (no downloaded browser), every host but 127.0.0.1
  * unresolvable, and two lite/serve.py servers on ports of their own: crossOriginIsolated (COOP/COEP)
- * and not isolated.
+ * and not isolated; or, for a site built with `AsyncKernelAddon.isolation=service-worker`, one server
+ * without COOP/COEP, whose pages the service worker isolates (project `sw-isolated`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,11 @@ export interface IBrowserTests {
   /** Prefix of the two project names ('' for the site's own tests). */
   prefix: string;
   viewport: { width: number; height: number };
+  /** 'service-worker': one project, `sw-isolated`, served without COOP/COEP (see above). */
+  isolation?: 'headers' | 'service-worker';
+  /** Spec files to run (default: all); `testIgnore`: spec files to leave out. */
+  testMatch?: string[];
+  testIgnore?: string[];
 }
 
 export function browserTests(options: IBrowserTests): PlaywrightTestConfig {
@@ -40,8 +46,11 @@ export function browserTests(options: IBrowserTests): PlaywrightTestConfig {
     timeout: 30_000
   });
   const plainPort = options.port + 1;
+  const byServiceWorker = options.isolation === 'service-worker';
   return defineConfig({
     testDir: options.testDir,
+    testMatch: options.testMatch,
+    testIgnore: options.testIgnore,
     outputDir: `${options.testDir}/.results`,
     timeout: 300_000,
     expect: { timeout: 30_000 },
@@ -61,10 +70,25 @@ export function browserTests(options: IBrowserTests): PlaywrightTestConfig {
       trace: 'retain-on-failure',
       screenshot: 'only-on-failure'
     },
-    projects: [
-      { name: `${options.prefix}isolated`, use: { baseURL: `http://127.0.0.1:${options.port}/` } },
-      { name: `${options.prefix}not-isolated`, use: { baseURL: `http://127.0.0.1:${plainPort}/` } }
-    ],
-    webServer: [server(options.port, ''), server(plainPort, ' --no-isolation')]
+    projects: byServiceWorker
+      ? [
+          {
+            name: `${options.prefix}sw-isolated`,
+            use: { baseURL: `http://127.0.0.1:${options.port}/` }
+          }
+        ]
+      : [
+          {
+            name: `${options.prefix}isolated`,
+            use: { baseURL: `http://127.0.0.1:${options.port}/` }
+          },
+          {
+            name: `${options.prefix}not-isolated`,
+            use: { baseURL: `http://127.0.0.1:${plainPort}/` }
+          }
+        ],
+    webServer: byServiceWorker
+      ? [server(options.port, ' --no-isolation')]
+      : [server(options.port, ''), server(plainPort, ' --no-isolation')]
   });
 }

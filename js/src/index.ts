@@ -1,6 +1,7 @@
 /**
- * The JupyterLite plugin: registers the "Python (async)" kernelspec (and its aliases) and
- * routes the toolbar's interrupt to our kernels. The kernels come from factory.ts, their
+ * The JupyterLite plugin: registers the "Python (async)" kernelspec (and its aliases), routes
+ * the toolbar's interrupt to our kernels and, with `isolation: "service-worker"`, reloads a page
+ * once to make it crossOriginIsolated (isolation.ts). The kernels come from factory.ts, their
  * workers from workers.ts, the settings from settings.ts; the kernel itself lives in
  * kernel.ts, its worker in worker/.
  */
@@ -15,6 +16,7 @@ import logo32 from '../../py/async_kernel/resources/logo-32x32.png';
 import logo64 from '../../py/async_kernel/resources/logo-64x64.png';
 import logoSvg from '../../py/async_kernel/resources/logo-svg.svg';
 import { kernelFactory, routeInterrupts } from './factory';
+import { reloadForIsolation } from './isolation';
 import { ProgressReporter } from './progress';
 import { readSettings, workerBoot } from './settings';
 import { KERNEL_NAME, PLUGIN_ID } from './tokens';
@@ -44,9 +46,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     for (const name of names) {
       kernelSpecs.register({ spec: kernelSpec(name), create });
     }
-    if (settings.prestart) {
-      prestartIfWanted(app, kernelSpecs, names, pool);
-    }
+    void reloadForIsolation(settings.isolation, serviceWorker).then(reloading => {
+      if (settings.prestart && !reloading) {
+        prestartIfWanted(app, kernelSpecs, names, pool);
+      }
+    });
   }
 };
 

@@ -17,7 +17,8 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   interruptGraceMs: 100,
   prestart: true,
   spareWorker: false,
-  kernelAliases: []
+  kernelAliases: [],
+  isolation: 'headers'
 };
 
 /** Settings from `jupyter-lite.json` (`litePluginSettings`), over the defaults. */

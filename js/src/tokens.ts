@@ -64,6 +64,12 @@ export interface IKernelSettings {
    * that ask for a fixed kernel name such as jupyterlite-sphinx's try_examples (`python`).
    */
   kernelAliases: string[];
+  /**
+   * How pages become crossOriginIsolated: 'headers' (the server's COOP/COEP, if any) or
+   * 'service-worker' (JupyterLite's service worker adds them; see isolation.ts). The build addon
+   * writes it from its `isolation` option, which also patches the service worker.
+   */
+  isolation: 'headers' | 'service-worker';
 }
 
 /**

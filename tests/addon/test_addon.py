@@ -118,6 +118,30 @@ def test_kernel_aliases_are_written_to_the_plugin_settings_and_removed_with_the_
     assert "kernelAliases" not in kernel_settings(tmp_path / "site")
 
 
+def test_isolation_through_the_service_worker_patches_it_and_the_settings_and_undoes_both(tmp_path):
+    worker = tmp_path / "site" / "service-worker.js"
+    code, log = lite_build(tmp_path, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    theirs = worker.read_text()
+    assert "Cross-Origin-Embedder-Policy" not in theirs and "isolation" not in kernel_settings(tmp_path / "site")
+
+    option = "--AsyncKernelAddon.isolation=service-worker"
+    code, log = lite_build(tmp_path, option, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    patched = worker.read_text()
+    assert patched.startswith(theirs) and "'Cross-Origin-Embedder-Policy': 'require-corp'" in patched
+    assert kernel_settings(tmp_path / "site")["isolation"] == "service-worker"
+    code, log = lite_build(tmp_path, option, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert worker.read_text() == patched, "a second build appended the script again"
+    assert "-- post_build:async-kernel:patch:service-worker.js" in log, log
+
+    code, log = lite_build(tmp_path, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert worker.read_text() == theirs
+    assert "isolation" not in kernel_settings(tmp_path / "site")
+
+
 BAD_OPTIONS = {
     "missing path": (
         ["--AsyncKernelAddon.extra_wheels=no/such/folder"],
@@ -143,6 +167,10 @@ BAD_OPTIONS = {
     "snapshot on without Node.js": (
         ["--AsyncKernelAddon.snapshot=on", "--AsyncKernelAddon.node=no-such-node"],
         "AsyncKernelAddon.snapshot is 'on' but Node.js was not found ('no-such-node' is not on PATH)",
+    ),
+    "unknown isolation value": (
+        ["--AsyncKernelAddon.isolation=always"],
+        "AsyncKernelAddon.isolation: 'always' is not one of headers, service-worker",
     ),
     "bad kernel alias": (
         ["--AsyncKernelAddon.kernel_aliases=two words"],

@@ -143,6 +143,9 @@ export async function openNotebook(page: Page, navigate = true): Promise<Noteboo
   const notebook = new Notebook(page);
   if (navigate) {
     await page.goto('lab/index.html');
+    if (test.info().project.name === 'sw-isolated') {
+      await waitIsolated(page);
+    }
   }
   await page.locator('.jp-LauncherCard[data-category="Notebook"][title="Python (async)"]').click();
   await expect(notebook.cells()).toHaveCount(1);
@@ -157,7 +160,21 @@ export async function showLogConsole(page: Page): Promise<Locator> {
   return page.locator('.jp-LogConsolePanel');
 }
 
-/** Whether the current project serves the site crossOriginIsolated. */
+/** Whether the current project's pages are crossOriginIsolated (by headers or the service worker). */
 export function isIsolated(projectName: string): boolean {
-  return projectName === 'isolated';
+  return projectName === 'isolated' || projectName === 'sw-isolated';
+}
+
+/**
+ * Wait until the page is crossOriginIsolated: on a site isolated by its service worker, the first
+ * visit reloads once (js/src/isolation.ts); the page may be navigating meanwhile.
+ */
+export async function waitIsolated(page: Page): Promise<void> {
+  await expect
+    .poll(() => page.evaluate(() => self.crossOriginIsolated).catch(() => false), {
+      message: 'the page becomes crossOriginIsolated through the service worker',
+      timeout: 60_000
+    })
+    .toBe(true);
+  await page.waitForLoadState('load');
 }

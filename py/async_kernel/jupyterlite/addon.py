@@ -10,6 +10,9 @@ What it puts into the site's ``async-kernel/`` folder (the plugin's default URLs
   under Node.js from exactly those files. Without Node.js the site starts Python the plain way
   (slower) and the build log says so once.
 
+With ``isolation = "service-worker"`` it also appends ``isolation-sw.js`` to JupyterLite's
+``service-worker.js``: the site is then crossOriginIsolated on hosts that cannot send COOP/COEP.
+
 Every task declares its files (doit ``file_dep``/``targets``), so a second build with the same
 inputs copies nothing and makes no snapshot. The build needs no network. Bad options stop the
 build with a message naming the option.
@@ -41,6 +44,10 @@ PLUGIN_ID = "@async-kernel/jupyterlite:kernel"
 SITE_FOLDER = "async-kernel"
 SNAPSHOT_FILES = ("kernel.snapshot.gz", "site-packages.pack.gz", "snapshot.json")
 SNAPSHOT_CHOICES = ("auto", "on", "off")
+ISOLATION_CHOICES = ("headers", "service-worker")
+#: What the addon appends to JupyterLite's service worker for ``isolation = "service-worker"``.
+ISOLATION_SCRIPT = HERE / "isolation-sw.js"
+SERVICE_WORKER = "service-worker.js"
 MIN_NODE = 20
 _KERNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -77,6 +84,14 @@ class AsyncKernelAddon(BaseAddon):
         Unicode(),
         help="More kernel names that start this kernel, for pages that ask for a fixed name: ['python'] "
         "serves jupyterlite-sphinx's try_examples (in sites without another 'python' kernel).",
+    ).tag(config=True)
+
+    isolation = Unicode(
+        "headers",
+        help="How pages become crossOriginIsolated (interrupting busy loops, input() without the service "
+        "worker): 'headers' (the server sends COOP/COEP, or the site is not isolated), 'service-worker' "
+        "(JupyterLite's service worker adds them, for static hosts that cannot; the first visit reloads "
+        "once).",
     ).tag(config=True)
 
     # -- paths
@@ -157,6 +172,13 @@ class AsyncKernelAddon(BaseAddon):
             )
         return self.snapshot
 
+    def checked_isolation(self) -> str:
+        if self.isolation not in ISOLATION_CHOICES:
+            raise AddonError(
+                f"AsyncKernelAddon.isolation: {self.isolation!r} is not one of {', '.join(ISOLATION_CHOICES)}"
+            )
+        return self.isolation
+
     def checked_aliases(self) -> list[str]:
         for name in self.kernel_aliases:
             if not _KERNEL_NAME.match(name) or name == "async":
@@ -189,6 +211,7 @@ class AsyncKernelAddon(BaseAddon):
             print(f"    wheels:   {len(wheels)} shipped, {len(self.preload_wheels)} preload, "
                   f"{len(self.extra_wheels)} extra options")  # fmt: skip
             print(f"    snapshot: {self.snapshot}")
+            print(f"    isolation: {self.isolation}")
 
         yield self.task(name="async-kernel", actions=[report])
 
@@ -196,6 +219,7 @@ class AsyncKernelAddon(BaseAddon):
         """Copy the runtime and the wheels into the site; write the wheel lists."""
         self.checked_snapshot()
         self.checked_aliases()
+        self.checked_isolation()
         pyodide = self.runtime_files("pyodide")
         yield self.task(
             name="copy:pyodide",
@@ -221,13 +245,21 @@ class AsyncKernelAddon(BaseAddon):
         """Make the snapshot (or remove a stale one); write the plugin settings the addon owns."""
         yield from self.snapshot_tasks()
         config = manager.output_dir / JUPYTERLITE_JSON
-        aliases = self.checked_aliases()
+        wanted = {"kernelAliases": self.checked_aliases(), "isolation": self.checked_isolation()}
         yield self.task(
             name=f"patch:{JUPYTERLITE_JSON}",
             doc="write the kernel's plugin settings that come from the addon's options",
             file_dep=[config],
-            uptodate=[doit.tools.config_changed({"kernelAliases": aliases})],
-            actions=[(self.patch_settings, [config, aliases])],
+            uptodate=[doit.tools.config_changed(wanted)],
+            actions=[(self.patch_settings, [config, wanted])],
+        )
+        worker = manager.output_dir / SERVICE_WORKER
+        yield self.task(
+            name=f"patch:{SERVICE_WORKER}",
+            doc="add (or remove) the COOP/COEP headers in JupyterLite's service worker",
+            file_dep=[ISOLATION_SCRIPT],
+            uptodate=[lambda: self.patched_worker(worker) == self.read_worker(worker)],
+            actions=[(self.patch_worker, [worker])],
         )
 
     def snapshot_tasks(self) -> Iterator[Task]:
@@ -297,15 +329,32 @@ class AsyncKernelAddon(BaseAddon):
             raise AddonError(f"making the snapshot failed ({node} {SNAPSHOT_SCRIPT}):\n{result.stderr[-4000:]}")
         self.maybe_timestamp(self.site_dir / "snapshot")
 
-    def patch_settings(self, config: Path, aliases: list[str]) -> None:
+    def patch_settings(self, config: Path, options: dict[str, Any]) -> None:
+        """Set the options that differ from the plugin's defaults; drop the others."""
+        defaults = {"kernelAliases": [], "isolation": "headers"}
         settings = self.get_lite_plugin_settings(config, PLUGIN_ID)
         wanted = dict(settings)
-        if aliases:
-            wanted["kernelAliases"] = aliases
-        else:
-            wanted.pop("kernelAliases", None)
+        for key, value in options.items():
+            if value == defaults[key]:
+                wanted.pop(key, None)
+            else:
+                wanted[key] = value
         if wanted != settings:
             self.set_lite_plugin_settings(config, PLUGIN_ID, wanted)
+
+    def read_worker(self, worker: Path) -> str:
+        if not worker.is_file():
+            raise AddonError(f"the site has no {SERVICE_WORKER} ({worker}): is jupyterlite-core >= 0.8 installed?")
+        return worker.read_text()
+
+    def patched_worker(self, worker: Path) -> str:
+        """JupyterLite's service worker, with our script appended when ``isolation`` asks for it."""
+        script = ISOLATION_SCRIPT.read_text()
+        theirs = self.read_worker(worker).split(f"\n{script.splitlines()[0]}")[0]
+        return f"{theirs}\n{script}" if self.checked_isolation() == "service-worker" else theirs
+
+    def patch_worker(self, worker: Path) -> None:
+        worker.write_text(self.patched_worker(worker))
 
     def check_site(self) -> None:
         wheels_dir = self.site_dir / "wheels"

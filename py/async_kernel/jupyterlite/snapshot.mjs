@@ -21,57 +21,47 @@
 // imports that list. The snapshot is tied to this exact Pyodide build (Pyodide checks its build id
 // on restore) and to these wheels (the worker compares `snapshot.json` with what it installs).
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
-import { gzipSync } from "node:zlib";
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
-const HOME = "/home/pyodide";
+const HOME = '/home/pyodide';
 const TIMEOUT_MS = 120_000;
 
 /** Requests the probe kernel answers before its modules are listed. */
 const PROBE_REQUESTS = [
-  ["kernel_info_request", {}],
-  ["execute_request", { code: "print(1)", silent: false }],
-  ["execute_request", { code: "1 / 0", silent: false }],
-  ["complete_request", { code: "import o", cursor_pos: 8 }],
-  ["inspect_request", { code: "print", cursor_pos: 5, detail_level: 0 }],
-  ["is_complete_request", { code: "for i in x:" }],
+  ['kernel_info_request', {}],
+  ['execute_request', { code: 'print(1)', silent: false }],
+  ['execute_request', { code: '1 / 0', silent: false }],
+  ['complete_request', { code: 'import o', cursor_pos: 8 }],
+  ['inspect_request', { code: 'print', cursor_pos: 5, detail_level: 0 }],
+  ['is_complete_request', { code: 'for i in x:' }]
 ];
 
 // Modules that are Pyodide's own (already in every start) or belong to one process only.
 const SKIP = /^(__main__|_pyodide|pyodide|_async_kernel_lite)(\.|$)/;
 
 const lap = (t0, what) =>
-  console.log(
-    `[snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`,
-  );
+  console.log(`[snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`);
 
 async function loadPython(pyodideDir, wheelsDir, wheels, extra = {}) {
-  const { loadPyodide } = await import(
-    pathToFileURL(join(pyodideDir, "pyodide.mjs")).href
-  );
+  const { loadPyodide } = await import(pathToFileURL(join(pyodideDir, 'pyodide.mjs')).href);
   const py = await loadPyodide({
-    indexURL: pyodideDir + "/",
+    indexURL: pyodideDir + '/',
     env: { HOME },
     stdout: () => undefined,
-    stderr: (line) => console.log(`[python] ${line}`),
-    ...extra,
+    stderr: line => console.log(`[python] ${line}`),
+    ...extra
   });
-  const sitePackages = py.runPython(
-    'import sysconfig; sysconfig.get_path("purelib")',
-  );
+  const sitePackages = py.runPython('import sysconfig; sysconfig.get_path("purelib")');
   for (const file of wheels) {
-    py.unpackArchive(
-      new Uint8Array(readFileSync(join(wheelsDir, file))),
-      "wheel",
-      {
-        extractDir: sitePackages,
-      },
-    );
+    py.unpackArchive(new Uint8Array(readFileSync(join(wheelsDir, file))), 'wheel', {
+      extractDir: sitePackages
+    });
   }
-  py.runPython("import importlib; importlib.invalidate_caches()");
+  py.runPython('import importlib; importlib.invalidate_caches()');
   return { py, sitePackages };
 }
 
@@ -79,9 +69,9 @@ async function loadPython(pyodideDir, wheelsDir, wheels, extra = {}) {
 function packTree(py, root) {
   const files = [];
   const bodies = [];
-  const walk = (dir) => {
+  const walk = dir => {
     for (const name of py.FS.readdir(dir).sort()) {
-      if (name === "." || name === "..") continue;
+      if (name === '.' || name === '..') continue;
       const path = `${dir}/${name}`;
       if (py.FS.isDir(py.FS.stat(path).mode)) walk(path);
       else {
@@ -101,48 +91,44 @@ function packTree(py, root) {
 /** Start a kernel, send it PROBE_REQUESTS, wait for each to finish; return sys.modules' names. */
 async function probeModules(py) {
   let idle = 0;
-  const send = (json) => {
+  const send = json => {
     const msg = JSON.parse(json);
-    if (
-      msg.header.msg_type === "status" &&
-      msg.content.execution_state === "idle"
-    )
-      idle++;
+    if (msg.header.msg_type === 'status' && msg.content.execution_state === 'idle') idle++;
   };
   py.FS.mkdirTree(HOME);
-  const host = py.pyimport("async_kernel.hosts.pyodide");
+  const host = py.pyimport('async_kernel.hosts.pyodide');
   const kernel = host.start(send, py.toPy({ cwd: HOME }));
   const deadline = performance.now() + TIMEOUT_MS;
   for (const [i, [msgType, content]] of PROBE_REQUESTS.entries()) {
     const header = {
       msg_id: `probe-${i}`,
       msg_type: msgType,
-      session: "probe",
-      username: "probe",
+      session: 'probe',
+      username: 'probe',
       date: new Date().toISOString(),
-      version: "5.4",
+      version: '5.4'
     };
-    const channel = "shell";
+    const channel = 'shell';
     kernel.handle_msg(
       JSON.stringify({
         channel,
         header,
         parent_header: {},
         metadata: {},
-        content,
+        content
       }),
-      [],
+      []
     );
     while (idle <= i) {
       if (performance.now() > deadline)
         throw new Error(`the probe kernel did not answer ${msgType} in time`);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise(r => setTimeout(r, 10));
     }
   }
   kernel.stop();
-  return JSON.parse(
-    py.runPython("import json, sys; json.dumps(sorted(sys.modules))"),
-  ).filter((name) => !SKIP.test(name));
+  return JSON.parse(py.runPython('import json, sys; json.dumps(sorted(sys.modules))')).filter(
+    name => !SKIP.test(name)
+  );
 }
 
 const IMPORT_ALL = `
@@ -163,13 +149,13 @@ json.dumps(_failed)
 async function main() {
   const dir = process.argv[2];
   if (!dir) {
-    console.error("usage: node snapshot.mjs SITE_KERNEL_DIR");
+    console.error('usage: node snapshot.mjs SITE_KERNEL_DIR');
     process.exit(2);
   }
   const kernelDir = resolve(dir);
-  const pyodideDir = join(kernelDir, "pyodide");
-  const wheelsDir = join(kernelDir, "wheels");
-  const wheels = JSON.parse(readFileSync(join(wheelsDir, "index.json"), "utf8"));
+  const pyodideDir = join(kernelDir, 'pyodide');
+  const wheelsDir = join(kernelDir, 'wheels');
+  const wheels = JSON.parse(readFileSync(join(wheelsDir, 'index.json'), 'utf8'));
   const t0 = performance.now();
 
   const { py: probe } = await loadPython(pyodideDir, wheelsDir, wheels);
@@ -177,43 +163,46 @@ async function main() {
   lap(t0, `probe kernel imported ${modules.length} modules`);
 
   const { py, sitePackages } = await loadPython(pyodideDir, wheelsDir, wheels, {
-    _makeSnapshot: true,
+    _makeSnapshot: true
   });
   // Before importing: imports must not add files (__pycache__) the browser would not have.
   const { pack, count } = packTree(py, sitePackages);
-  py.globals.set("_snapshot_modules", JSON.stringify(modules));
+  py.globals.set('_snapshot_modules', JSON.stringify(modules));
   const failed = JSON.parse(py.runPython(IMPORT_ALL));
-  py.runPython("del _snapshot_modules, _failed");
+  py.runPython('del _snapshot_modules, _failed');
   for (const line of failed) console.log(`[snapshot] not imported: ${line}`);
   const snapshot = py.makeMemorySnapshot();
   const packed = gzipSync(snapshot, { level: 6 });
-  lap(t0, `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`);
+  lap(
+    t0,
+    `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`
+  );
 
   const packedFiles = gzipSync(pack, { level: 6 });
-  lap(t0, `pack of ${count} files ${(pack.length / 1e6).toFixed(1)} MB, gzip ${(packedFiles.length / 1e6).toFixed(1)} MB`);
+  lap(
+    t0,
+    `pack of ${count} files ${(pack.length / 1e6).toFixed(1)} MB, gzip ${(packedFiles.length / 1e6).toFixed(1)} MB`
+  );
 
-  const out = join(kernelDir, "snapshot");
+  const out = join(kernelDir, 'snapshot');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "kernel.snapshot.gz"), packed);
-  writeFileSync(join(out, "site-packages.pack.gz"), packedFiles);
+  writeFileSync(join(out, 'kernel.snapshot.gz'), packed);
+  writeFileSync(join(out, 'site-packages.pack.gz'), packedFiles);
   const manifest = {
-    file: "kernel.snapshot.gz",
-    pack: "site-packages.pack.gz",
+    file: 'kernel.snapshot.gz',
+    pack: 'site-packages.pack.gz',
     pyodideVersion: py.version,
     bytes: snapshot.length,
     wheels,
-    modules: modules.length - failed.length,
+    modules: modules.length - failed.length
   };
-  writeFileSync(
-    join(out, "snapshot.json"),
-    JSON.stringify(manifest, null, 1) + "\n",
-  );
+  writeFileSync(join(out, 'snapshot.json'), JSON.stringify(manifest, null, 1) + '\n');
 }
 
 main().then(
   () => process.exit(0),
-  (error) => {
-    console.error("[snapshot] failed:", error);
+  error => {
+    console.error('[snapshot] failed:', error);
     process.exit(1);
-  },
+  }
 );
