@@ -103,7 +103,7 @@ export const test = base.extend<Fixtures>({
     { auto: true }
   ],
 
-  notebook: async ({ page, offsite }, use, testInfo) => {
+  notebook: async ({ page, offsite, serviceWorkers }, use, testInfo) => {
     void offsite; // recorded for the whole context (page, workers, service worker)
     const started = Date.now();
     const consoleLines: string[] = [];
@@ -117,7 +117,7 @@ export const test = base.extend<Fixtures>({
       });
     let notebook: Notebook;
     try {
-      notebook = await openNotebook(page);
+      notebook = await openNotebook(page, true, serviceWorkers);
     } catch (error) {
       await attachConsole();
       throw error;
@@ -137,13 +137,19 @@ export { expect };
 
 /**
  * Open JupyterLab (unless `navigate` is false: it is open), start a notebook on
- * "Python (async)" from the launcher, wait until the kernel is idle.
+ * "Python (async)" from the launcher, wait until the kernel is idle. On the `sw-isolated`
+ * project, first wait until the service worker has made the page isolated (unless
+ * `serviceWorkers` is 'block', as the test's context was made).
  */
-export async function openNotebook(page: Page, navigate = true): Promise<Notebook> {
+export async function openNotebook(
+  page: Page,
+  navigate = true,
+  serviceWorkers: 'allow' | 'block' = 'allow'
+): Promise<Notebook> {
   const notebook = new Notebook(page);
   if (navigate) {
     await page.goto('lab/index.html');
-    if (test.info().project.name === 'sw-isolated') {
+    if (test.info().project.name === 'sw-isolated' && serviceWorkers === 'allow') {
       await waitIsolated(page);
     }
   }

@@ -10,8 +10,8 @@ import type { WorkerState } from './state';
 
 /** What would make input() work, for the one-line errors below. */
 const ENABLE_INPUT =
-  'serve the site with COOP/COEP headers (cross-origin isolation), or open it in a window ' +
-  'that allows service workers';
+  'serve the site with COOP/COEP headers or build it with AsyncKernelAddon.isolation=service-worker ' +
+  '(cross-origin isolation), or open it in a window that allows service workers';
 
 /**
  * Send an input_request and block until the reply; returns the reply's JSON. Where the page
