@@ -9,7 +9,9 @@
    - `wheels/`: the kernel's wheels for Pyodide with `index.json` (install order): every
      pure-Python dependency for Pyodide's Python, downloaded from PyPI when the requirements
      change, and `async_kernel_jupyter-*.whl`, a wheel of the kernel's own Python code only
-     (no runtime, no addon), written byte-for-byte reproducibly.
+     (no runtime, no addon), written byte-for-byte reproducibly; beside them, listed in
+     `pip.json` and not installed at start, micropip at the version of Pyodide's
+     lock file: `%pip` installs it when a site sets package indexes (pipIndexUrls, packagesUrl).
 
 Each step is skipped when its inputs did not change (stamps in build/browser-runtime/).
 Needs Node.js >= 20 with npm, and PyPI for the dependency wheels. Standard library only.
@@ -41,6 +43,8 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 
 #: Installed in the browser besides the kernel's own dependencies.
 BROWSER_EXTRAS = ("ipywidgets>=8.1",)
+#: What `%pip` installs from the site when it needs a package index (Pyodide's lock gives the versions).
+PIP_TOOLS = ("micropip",)
 #: Not installable or not useful under Pyodide: no subprocesses, no terminals; the widget
 #: front-end assets come with the site, not with Python.
 EXCLUDED = frozenset({"pexpect", "ptyprocess", "psutil", "pyzmq", "widgetsnbextension", "jupyterlab-widgets"})
@@ -153,9 +157,14 @@ def browser_requirements(wheels: ModuleType) -> list[str]:
     return [r for r in requirements if wheels.requirement_name(r) not in EXCLUDED]
 
 
+def pip_tool_requirements() -> list[str]:
+    lock = json.loads((PYODIDE_NPM / "pyodide-lock.json").read_text())["packages"]
+    return [f"{name}=={lock[name]['version']}" for name in PIP_TOOLS]
+
+
 def dependency_wheels(wheels: ModuleType) -> list[Path]:
-    """The kernel's dependency wheels for Pyodide, resolved again only when the requirements change."""
-    requirements = browser_requirements(wheels)
+    """The kernel's dependency wheels for Pyodide and the pip tools; resolved again when the requirements change."""
+    requirements = [*browser_requirements(wheels), *pip_tool_requirements()]
     value = digest([PKG / "jupyterlite" / "wheels.py"], "\n".join(requirements))
     resolved = STAMPS / "dependency-wheels.json"
     if stamp_fresh("dependency-wheels", value) and resolved.is_file():
@@ -234,8 +243,10 @@ def assemble_wheels() -> None:
     shutil.rmtree(staging, ignore_errors=True)
     own = kernel_wheel(staging)
     sync_files([*dependencies, own], RUNTIME / "wheels")
-    index = [*sorted(p.name for p in dependencies), own.name]
+    tools = sorted(p.name for p in dependencies if wheels.WheelName.parse(p.name).distribution in PIP_TOOLS)
+    index = [*sorted(p.name for p in dependencies if p.name not in tools), own.name]
     (RUNTIME / "wheels" / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    (RUNTIME / "wheels" / "pip.json").write_text(json.dumps(tools, indent=1) + "\n")
     shutil.rmtree(staging)
 
 

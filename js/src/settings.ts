@@ -18,7 +18,9 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   prestart: true,
   spareWorker: false,
   kernelAliases: [],
-  isolation: 'headers'
+  isolation: 'headers',
+  packagesUrl: '',
+  pipIndexUrls: []
 };
 
 /** Settings from `jupyter-lite.json` (`litePluginSettings`), over the defaults. */
@@ -48,6 +50,8 @@ export function workerBoot(settings: IKernelSettings): IWorkerBoot {
     snapshotUrl: settings.snapshotUrl ? folderUrl(settings.snapshotUrl) : '',
     preloadWheels: settings.preloadWheels,
     extraWheels: settings.extraWheels,
-    env: settings.env
+    env: settings.env,
+    packagesUrl: settings.packagesUrl ? folderUrl(settings.packagesUrl) : '',
+    pipIndexUrls: settings.pipIndexUrls.map(url => siteUrl(url))
   };
 }

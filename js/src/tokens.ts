@@ -70,6 +70,19 @@ export interface IKernelSettings {
    * writes it from its `isolation` option, which also patches the service worker.
    */
   isolation: 'headers' | 'service-worker';
+  /**
+   * A Pyodide distribution of the same version (its `pyodide-lock.json` and package files),
+   * relative to the site root unless absolute; '' (default) keeps the site offline. Set, a cell's
+   * imports of packages in that lock (numpy, pandas...) load them first, and `%pip install`
+   * installs them.
+   */
+  packagesUrl: string;
+  /**
+   * Package indexes (PEP 503/691 simple API: `https://pypi.org/simple`, a private one) where
+   * `%pip install` finds pure-Python wheels the site does not ship (with micropip); [] (default):
+   * none, the site stays offline.
+   */
+  pipIndexUrls: string[];
 }
 
 /**
@@ -78,7 +91,7 @@ export interface IKernelSettings {
  */
 export interface IWorkerBoot extends Pick<
   IKernelSettings,
-  'preloadWheels' | 'extraWheels' | 'env'
+  'preloadWheels' | 'extraWheels' | 'env' | 'pipIndexUrls'
 > {
   /** Absolute URL of `pyodide.mjs`. */
   pyodideUrl: string;
@@ -86,6 +99,8 @@ export interface IWorkerBoot extends Pick<
   wheelsUrl: string;
   /** Absolute URL of the snapshot folder (ends with `/`), or '' for none. */
   snapshotUrl: string;
+  /** Absolute URL of a Pyodide distribution's folder (ends with `/`), or '' (offline). */
+  packagesUrl: string;
 }
 
 /** What the main thread tells the worker when a kernel is created on it: start the kernel. */

@@ -12,7 +12,7 @@ import getpass
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
@@ -144,6 +144,9 @@ class KernelShell(InteractiveShell):
         self.display_pub.publisher = publisher
         self.interrupted = False
         self.last_traceback: list[str] = []
+        #: Awaited with each cell's transformed code before it runs (the browser host loads the
+        #: Pyodide packages a cell imports); an exception is the cell's error.
+        self.before_cell: list[Callable[[str], Awaitable[None]]] = []
         self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
         if self.history_manager is not None and self.history_manager.db_cache_size == 0:
             # Writing every cell to SQLite at once costs ~2 ms per execute (a commit under the cache lock).
@@ -290,6 +293,12 @@ class KernelShell(InteractiveShell):
         except Exception:
             transformed = code
             preprocessing_exc_tuple = sys.exc_info()
+        for hook in self.before_cell if preprocessing_exc_tuple is None else ():
+            try:
+                await hook(transformed)
+            except Exception:
+                preprocessing_exc_tuple = sys.exc_info()
+                break
         result: ExecutionResult | None = None
         try:
             result = await self.run_cell_async(

@@ -28,12 +28,40 @@ export async function importPyodide(options: IWorkerBoot): Promise<IPyodideModul
 }
 
 export function pyodideConfig(options: IWorkerBoot): PyodideConfig {
+  const indexURL = options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1);
   return {
-    indexURL: options.pyodideUrl.slice(0, options.pyodideUrl.lastIndexOf('/') + 1),
+    indexURL,
     env: { HOME, ...options.env },
     stdout: (text: string) => console.log('[python]', text),
-    stderr: (text: string) => console.warn('[python]', text)
+    stderr: (text: string) => console.warn('[python]', text),
+    ...(options.packagesUrl
+      ? {
+          packageBaseUrl: options.packagesUrl,
+          lockFileContents: distributionLock(options.packagesUrl, indexURL)
+        }
+      : {})
   };
+}
+
+/**
+ * The lock file of the `packagesUrl` distribution; the site's own (same runtime, no package
+ * files) when it cannot be read, so that Python still starts and the log says why.
+ */
+async function distributionLock(packagesUrl: string, indexURL: string): Promise<string> {
+  const url = `${packagesUrl}pyodide-lock.json`;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return await response.text();
+  } catch (error) {
+    console.warn(
+      `async-kernel: cannot read ${url} (${String(error)}): Pyodide's packages are unavailable ` +
+        '(the "packagesUrl" setting)'
+    );
+    return await (await fetch(`${indexURL}pyodide-lock.json`)).text();
+  }
 }
 
 /** Mount the JupyterLite drive at /drive; return the folder Python starts in. */

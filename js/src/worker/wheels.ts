@@ -92,13 +92,26 @@ function sitePackages(py: PyodideAPI): string {
   return py.runPython('import site; site.getsitepackages()[0]') as string;
 }
 
-/** Install the glue module that lets `%pip install` take `files` from the site's wheels. */
+/**
+ * Install the glue module: `%pip install` takes `files` from the site's wheels, and from the
+ * package indexes and the Pyodide distribution the settings name (if any).
+ */
 export function setupGlue(py: PyodideAPI, files: string[], options: IWorkerBoot): void {
   py.FS.writeFile(`${sitePackages(py)}/_async_kernel_lite.py`, GLUE_SOURCE);
   const glue = py.pyimport('_async_kernel_lite') as PyProxy & {
-    setup(files: string[], installFile: (file: string) => void): void;
+    setup(
+      files: string[],
+      installFile: (file: string) => void,
+      indexUrls: string[],
+      packagesUrl: string
+    ): void;
   };
-  glue.setup(files, (file: string) => installWheelSync(py, options, file));
+  glue.setup(
+    files,
+    (file: string) => installWheelSync(py, options, file),
+    options.pipIndexUrls,
+    options.packagesUrl
+  );
 }
 
 /** Download one wheel with a synchronous XHR (allowed in workers) and unpack it. */

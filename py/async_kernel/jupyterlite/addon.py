@@ -4,8 +4,8 @@ What it puts into the site's ``async-kernel/`` folder (the plugin's default URLs
 
 - ``pyodide/``: the Pyodide runtime shipped in this package (``runtime/pyodide``);
 - ``wheels/``: the kernel's wheels for Pyodide (``runtime/wheels``) plus the ``preload_wheels``
-  (``index.json``: installed at start, in order) and the ``extra_wheels`` (``extra.json``:
-  offered to ``%pip install``);
+  (``index.json``: installed at start, in order) and the ``extra_wheels`` with micropip
+  (``extra.json``: offered to ``%pip install``; micropip serves package indexes);
 - ``snapshot/``: the Python memory snapshot the kernel starts from, made by ``snapshot.mjs``
   under Node.js from exactly those files. Without Node.js the site starts Python the plain way
   (slower) and the build log says so once.
@@ -153,7 +153,9 @@ class AsyncKernelAddon(BaseAddon):
                 )
             shipped[dist] = path.name
         extra: dict[str, Path] = {}
-        for path in self.user_wheels("extra_wheels"):
+        pip_tools = RUNTIME / "wheels" / "pip.json"
+        tools = [RUNTIME / "wheels" / name for name in json.loads(pip_tools.read_text())] if pip_tools.is_file() else []
+        for path in [*tools, *self.user_wheels("extra_wheels")]:
             dist = WheelName.parse(path.name).distribution
             if dist in shipped:
                 self.log.debug(f"[async-kernel] {path.name}: {dist} is installed at start already")
