@@ -179,6 +179,32 @@ async def test_an_error_is_published_and_replied(pair: KernelPair):
     await assert_still_serving(pair)
 
 
+async def test_before_cell_hooks_are_awaited_with_the_code_and_their_error_is_the_cells(pair: KernelPair):
+    name = unique("hooked")
+    seen: list[str] = []
+
+    async def hook(code: str) -> None:
+        await anyio.sleep(0)
+        seen.append(code)
+        pair.shell.user_ns[name] = "set before the cell"
+        if "fail" in code:
+            raise ImportError("the package could not be loaded")
+
+    pair.shell.before_cell.append(hook)
+    try:
+        reply = await pair.run_cell(f"{name}")
+        assert reply["content"]["status"] == "ok"
+        assert result_text(pair, reply["parent_header"]["msg_id"]) == ["'set before the cell'"]
+        reply = await pair.run_cell("'fail'")
+        content = reply["content"]
+        assert (content["status"], content["ename"]) == ("error", "ImportError")
+        assert result_text(pair, reply["parent_header"]["msg_id"]) == [], "the cell did not run"
+        assert seen == [f"{name}\n", "'fail'\n"]
+    finally:
+        pair.shell.before_cell.remove(hook)
+    await assert_still_serving(pair)
+
+
 # -- bad input --------------------------------------------------------------------------------------
 
 VALID_HEADER = {"msg_id": "bad-1", "msg_type": "execute_request", "session": "s", "username": "u", "date": "d"}
