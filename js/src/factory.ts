@@ -3,7 +3,9 @@
  * worker from the pool, with the page's stdin and drive options), and the toolbar's interrupt.
  */
 
+import type { Contents } from '@jupyterlab/services';
 import type { IServiceWorkerManager } from '@jupyterlite/apputils';
+import { DriveContentsProcessor } from '@jupyterlite/services';
 import type { IKernel, IKernelClient } from '@jupyterlite/services';
 
 import { AsyncKernel } from './kernel';
@@ -17,6 +19,8 @@ export interface IKernelFactoryOptions {
   settings: IKernelSettings;
   pool: WorkerPool;
   serviceWorker: IServiceWorkerManager | null;
+  /** The app's contents manager: /drive's files on crossOriginIsolated pages. */
+  contents: Contents.IManager;
   reporter: ProgressReporter;
 }
 
@@ -26,15 +30,20 @@ export function kernelFactory(
 ): (options: IKernel.IOptions) => Promise<IKernel> {
   const { settings, pool, serviceWorker, reporter } = factory;
   const baseUrl = siteUrl('./');
+  // Isolated pages need no service worker: stdin and /drive go through SharedArrayBuffers.
   const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated;
+  const drive = isolated
+    ? new DriveContentsProcessor({ contentsManager: factory.contents })
+    : undefined;
   return async (options: IKernel.IOptions): Promise<IKernel> => {
     const worker = pool.take();
-    const serviceWorkerReady = await waitForServiceWorker(serviceWorker);
+    const serviceWorkerReady = !isolated && (await waitForServiceWorker(serviceWorker));
     const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
     return new AsyncKernel({
       ...options,
       worker,
       newWorker: () => pool.take(),
+      drive: settings.mountDrive ? drive : undefined,
       interruptGraceMs: settings.interruptGraceMs,
       onProgress: (phase, text, elapsedMs) => {
         reporter.report(options.id, phase, text, elapsedMs);
@@ -45,7 +54,7 @@ export function kernelFactory(
       start: {
         baseUrl,
         startupCode: settings.startupCode,
-        mountDrive: settings.mountDrive && serviceWorkerReady,
+        mountDrive: settings.mountDrive && (isolated || serviceWorkerReady),
         browsingContextId: serviceWorker?.browsingContextId ?? '',
         stdinMode
       }

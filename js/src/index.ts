@@ -41,7 +41,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       routeInterrupts(kernelClient);
     }
     const pool = new WorkerPool(workerBoot(settings), settings.spareWorker);
-    const create = kernelFactory({ settings, pool, serviceWorker, reporter });
+    const create = kernelFactory({
+      settings,
+      pool,
+      serviceWorker,
+      contents: app.serviceManager.contents,
+      reporter
+    });
     const names = [KERNEL_NAME, ...settings.kernelAliases.filter(name => name !== KERNEL_NAME)];
     for (const name of names) {
       kernelSpecs.register({ spec: kernelSpec(name), create });

@@ -17,7 +17,7 @@
  */
 
 import type { KernelMessage } from '@jupyterlab/services';
-import type { IKernel } from '@jupyterlite/services';
+import type { IDriveContentsProcessor, IKernel } from '@jupyterlite/services';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
@@ -30,6 +30,7 @@ import {
   STDIN_STATE
 } from './tokens';
 import type { IWorkerBoot, IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
+import { SharedDriveServer } from './drive';
 
 /** SIGINT, as Pyodide's interrupt buffer expects it. */
 const SIGINT = 2;
@@ -103,6 +104,10 @@ export class AsyncKernel implements IKernel {
     if (start.stdinMode === 'shared') {
       start.stdinBuffer = new SharedArrayBuffer(STDIN_HEADER_BYTES + STDIN_BUFFER_BYTES);
       this._stdin = start.stdinBuffer;
+    }
+    if (options.drive) {
+      this._drive = new SharedDriveServer(options.drive);
+      start.driveBuffer = this._drive.buffer;
     }
     if (typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated) {
       // Four bytes: Pyodide reads byte 0; time.sleep waits on the Int32 (hosts/pyodide.py).
@@ -211,6 +216,12 @@ export class AsyncKernel implements IKernel {
         this._onProgress('failed', msg.text, msg.elapsedMs);
         this._restartAfterDeath();
         break;
+      case 'drive':
+        void this._drive?.answer(msg.json);
+        break;
+      case 'drive-more':
+        this._drive?.next();
+        break;
       default: {
         const unknown: never = msg;
         console.warn('async-kernel: unknown message from the worker', unknown);
@@ -304,6 +315,7 @@ export class AsyncKernel implements IKernel {
   private _start: IWorkerStart;
   private _statusCount = 0;
   private _stdin?: SharedArrayBuffer;
+  private _drive?: SharedDriveServer;
   private _interruptBuffer?: Uint8Array;
   private _lastClientSession = '';
   private _interruptId = 0;
@@ -330,7 +342,9 @@ export namespace AsyncKernel {
     /** Another worker, for a restart after Python died. */
     newWorker: () => KernelWorker;
     /** How to start the kernel, except what the kernel object itself adds. */
-    start: Omit<IWorkerStart, 'location' | 'stdinBuffer' | 'interruptBuffer'>;
+    start: Omit<IWorkerStart, 'location' | 'stdinBuffer' | 'interruptBuffer' | 'driveBuffer'>;
+    /** On crossOriginIsolated pages: answers /drive's requests through a shared buffer. */
+    drive?: IDriveContentsProcessor;
     interruptGraceMs: number;
     /** Called for each start-up step and on failure. */
     onProgress: ProgressCallback;

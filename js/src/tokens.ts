@@ -121,6 +121,11 @@ export interface IWorkerStart extends Pick<IKernelSettings, 'startupCode' | 'mou
   stdinBuffer?: SharedArrayBuffer;
   /** One byte shared with Pyodide's interrupt check (only when crossOriginIsolated). */
   interruptBuffer?: SharedArrayBuffer;
+  /**
+   * Where /drive's requests go when the page is crossOriginIsolated: this buffer and the main
+   * thread (layout below), not the service worker. Without it, they go to the service worker.
+   */
+  driveBuffer?: SharedArrayBuffer;
 }
 
 /** Messages main thread → worker. */
@@ -139,7 +144,11 @@ export type WorkerToMain =
   | { type: 'message'; json: string; buffers: ArrayBuffer[] }
   | { type: 'progress'; phase: StartupPhase; text: string; elapsedMs: number }
   | { type: 'interrupt-ack'; id: number }
-  | { type: 'died'; text: string; elapsedMs: number };
+  | { type: 'died'; text: string; elapsedMs: number }
+  /** A /drive request (JSON of JupyterLite's TDriveRequest); the answer comes in the drive buffer. */
+  | { type: 'drive'; json: string }
+  /** The worker has read a part of a long drive answer: write the next one. */
+  | { type: 'drive-more' };
 
 /**
  * Layout of the shared stdin buffer (crossOriginIsolated pages only).
@@ -154,3 +163,19 @@ export const STDIN_LENGTH = 1;
 export const STDIN_WAITING = 0;
 export const STDIN_READY = 1;
 export const STDIN_HEADER_BYTES = 8;
+
+/**
+ * Layout of the shared drive buffer (crossOriginIsolated pages only; worker/drive.ts, drive.ts).
+ *
+ * Int32 0: state (DRIVE_WAITING or DRIVE_READY); Int32 1: length of this part; Int32 2: length of
+ * the whole answer; from byte 12: the part, UTF-8 JSON. The worker sets DRIVE_WAITING, posts a
+ * `drive` message and waits; the main thread answers with JupyterLite's DriveContentsProcessor,
+ * writes the first part, sets DRIVE_READY and notifies. Answers longer than the buffer come in
+ * parts: the worker posts `drive-more` for each next one.
+ */
+export const DRIVE_STATE = 0;
+export const DRIVE_LENGTH = 1;
+export const DRIVE_TOTAL = 2;
+export const DRIVE_WAITING = 0;
+export const DRIVE_READY = 1;
+export const DRIVE_HEADER_BYTES = 12;

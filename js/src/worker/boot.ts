@@ -69,7 +69,7 @@ async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
     if (options.interruptBuffer) {
       py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
     }
-    const cwd = mountDrive(py, options);
+    const cwd = mountDrive(state, py, options);
     const kernel = startKernel(state, booted, cwd, state.boot);
     state.step = 'setting up %pip';
     setupGlue(py, [...lists.files, ...lists.extra], state.boot);

@@ -4,6 +4,8 @@ import { DriveFS } from '@jupyterlite/services/lib/contents/drivefs';
 import type { PyodideAPI } from 'pyodide';
 
 import type { IWorkerBoot, IWorkerStart } from '../tokens';
+import { sharedDriveFS } from './drive';
+import type { WorkerState } from './state';
 
 const DRIVE = '/drive';
 const HOME = '/home/pyodide';
@@ -64,8 +66,11 @@ async function distributionLock(packagesUrl: string, indexURL: string): Promise<
   }
 }
 
-/** Mount the JupyterLite drive at /drive; return the folder Python starts in. */
-export function mountDrive(py: PyodideAPI, options: IWorkerStart): string {
+/**
+ * Mount the JupyterLite drive at /drive (through the shared drive buffer when the page gave one,
+ * else through the service worker); return the folder Python starts in.
+ */
+export function mountDrive(state: WorkerState, py: PyodideAPI, options: IWorkerStart): string {
   const { FS, PATH, ERRNO_CODES } = py as unknown as {
     FS: { mkdirTree(path: string): void; mount(fs: unknown, opts: object, path: string): void };
     PATH: unknown;
@@ -74,13 +79,14 @@ export function mountDrive(py: PyodideAPI, options: IWorkerStart): string {
   FS.mkdirTree(HOME);
   if (!options.mountDrive) {
     console.warn(
-      'async-kernel: the JupyterLite drive is not mounted (no service worker): files written ' +
+      'async-kernel: the JupyterLite drive is not mounted (no service worker, not cross-origin ' +
+        'isolated): files written ' +
         'by Python stay in memory and do not appear in the file browser.'
     );
     return HOME;
   }
   FS.mkdirTree(DRIVE);
-  const drive = new DriveFS({
+  const driveOptions = {
     FS,
     PATH,
     ERRNO_CODES,
@@ -88,7 +94,10 @@ export function mountDrive(py: PyodideAPI, options: IWorkerStart): string {
     driveName: '',
     mountpoint: DRIVE,
     browsingContextId: options.browsingContextId
-  } as unknown as ConstructorParameters<typeof DriveFS>[0]);
+  } as unknown as ConstructorParameters<typeof DriveFS>[0];
+  const drive = options.driveBuffer
+    ? sharedDriveFS({ ...driveOptions, state, buffer: options.driveBuffer })
+    : new DriveFS(driveOptions);
   FS.mount(drive, {}, DRIVE);
   return options.location ? `${DRIVE}/${options.location}` : DRIVE;
 }
