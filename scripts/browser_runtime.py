@@ -10,8 +10,9 @@
      pure-Python dependency for Pyodide's Python, downloaded from PyPI when the requirements
      change, and `async_kernel_jupyter-*.whl`, a wheel of the kernel's own Python code only
      (no runtime, no addon), written byte-for-byte reproducibly; beside them, listed in
-     `pip.json` and not installed at start, micropip at the version of Pyodide's
-     lock file: `%pip` installs it when a site sets package indexes (pipIndexUrls, packagesUrl).
+     `pip.json` and not installed at start: jedi and parso (completion does without them), and
+     micropip at the version of Pyodide's lock file, which `%pip` installs when a site sets
+     package indexes (pipIndexUrls, packagesUrl).
 
 Each step is skipped when its inputs did not change (stamps in build/browser-runtime/).
 Needs Node.js >= 20 with npm, and PyPI for the dependency wheels. Standard library only.
@@ -45,9 +46,16 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 BROWSER_EXTRAS = ("ipywidgets>=8.1",)
 #: What `%pip` installs from the site when it needs a package index (Pyodide's lock gives the versions).
 PIP_TOOLS = ("micropip",)
-#: Not installable or not useful under Pyodide: no subprocesses, no terminals; the widget
-#: front-end assets come with the site, not with Python.
-EXCLUDED = frozenset({"pexpect", "ptyprocess", "psutil", "pyzmq", "widgetsnbextension", "jupyterlab-widgets"})
+#: Shipped but not installed at start (so neither downloaded nor in the snapshot): `%pip install`
+#: takes them from the site. jedi (with its typeshed, ~5 MB) only serves completion, which the kernel
+#: does without it (use_jedi is off by default).
+ON_DEMAND = frozenset({*PIP_TOOLS, "jedi", "parso"})
+#: Not installable or not useful under Pyodide: no subprocesses, no terminals, no debugger (debugpy
+#: needs sockets and threads; Pyodide's kernel_info says debugger: false); the widget front-end assets
+#: come with the site, not with Python.
+EXCLUDED = frozenset(
+    {"pexpect", "ptyprocess", "psutil", "pyzmq", "widgetsnbextension", "jupyterlab-widgets", "debugpy"}
+)
 #: Parts of the package the browser never imports (the build addon, its runtime, the
 #: extension, kernelspec logos, the pytest plugin).
 NOT_IN_BROWSER = ("jupyterlite", "labextension", "resources", "pytest_lite")
@@ -243,7 +251,7 @@ def assemble_wheels() -> None:
     shutil.rmtree(staging, ignore_errors=True)
     own = kernel_wheel(staging)
     sync_files([*dependencies, own], RUNTIME / "wheels")
-    tools = sorted(p.name for p in dependencies if wheels.WheelName.parse(p.name).distribution in PIP_TOOLS)
+    tools = sorted(p.name for p in dependencies if wheels.WheelName.parse(p.name).distribution in ON_DEMAND)
     index = [*sorted(p.name for p in dependencies if p.name not in tools), own.name]
     (RUNTIME / "wheels" / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     (RUNTIME / "wheels" / "pip.json").write_text(json.dumps(tools, indent=1) + "\n")

@@ -67,7 +67,7 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
     assert {"ipython", "ipywidgets", "comm"} <= {name.split("-")[0] for name in index}
     assert all((kernel / "wheels" / name).is_file() for name in index)
     extra = json.loads((kernel / "wheels" / "extra.json").read_text())
-    assert [name.split("-")[0] for name in extra] == ["micropip"], "what %pip uses for package indexes"
+    assert [name.split("-")[0] for name in extra] == ["jedi", "micropip", "parso"], "offered to %pip, not at start"
     assert (kernel / "pyodide" / "pyodide.mjs").is_file()
     assert (kernel / "pyodide" / "pyodide.asm.wasm").is_file()
     assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
@@ -102,7 +102,9 @@ def test_extra_and_preload_wheels_reach_the_wheel_lists(tmp_path):
     assert index[-2].startswith("async_kernel_jupyter-") and index[-1] == preload.name
     assert [name.split("-")[0] for name in json.loads((wheels / "extra.json").read_text())] == [
         "extra_ak",
+        "jedi",
         "micropip",
+        "parso",
     ]
     assert (wheels / extra.name).is_file() and (wheels / preload.name).is_file()
 
