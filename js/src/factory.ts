@@ -21,8 +21,6 @@ export interface IKernelFactoryOptions {
   serviceWorker: IServiceWorkerManager | null;
   /** The app's contents manager: /drive's files on crossOriginIsolated pages. */
   contents: Contents.IManager;
-  /** The ids of our kernels that exist (socket.ts delivers their messages without delay). */
-  kernelIds: Set<string>;
   reporter: ProgressReporter;
 }
 
@@ -41,7 +39,7 @@ export function kernelFactory(
     const worker = pool.take();
     const serviceWorkerReady = !isolated && (await waitForServiceWorker(serviceWorker));
     const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
-    const kernel = new AsyncKernel({
+    return new AsyncKernel({
       ...options,
       worker,
       newWorker: () => pool.take(),
@@ -61,9 +59,6 @@ export function kernelFactory(
         stdinMode
       }
     });
-    factory.kernelIds.add(kernel.id);
-    kernel.disposed.connect(() => factory.kernelIds.delete(kernel.id));
-    return kernel;
   };
 }
 
