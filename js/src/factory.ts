@@ -21,6 +21,8 @@ export interface IKernelFactoryOptions {
   serviceWorker: IServiceWorkerManager | null;
   /** The app's contents manager: /drive's files on crossOriginIsolated pages. */
   contents: Contents.IManager;
+  /** The ids of our kernels that exist (socket.ts delivers their messages without delay). */
+  kernelIds: Set<string>;
   reporter: ProgressReporter;
 }
 
@@ -39,7 +41,7 @@ export function kernelFactory(
     const worker = pool.take();
     const serviceWorkerReady = !isolated && (await waitForServiceWorker(serviceWorker));
     const stdinMode = isolated ? 'shared' : serviceWorkerReady ? 'service-worker' : 'none';
-    return new AsyncKernel({
+    const kernel = new AsyncKernel({
       ...options,
       worker,
       newWorker: () => pool.take(),
@@ -59,6 +61,9 @@ export function kernelFactory(
         stdinMode
       }
     });
+    factory.kernelIds.add(kernel.id);
+    kernel.disposed.connect(() => factory.kernelIds.delete(kernel.id));
+    return kernel;
   };
 }
 

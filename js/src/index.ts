@@ -1,6 +1,7 @@
 /**
  * The JupyterLite plugin: registers the "Python (async)" kernelspec (and its aliases), routes
- * the toolbar's interrupt to our kernels and, with `isolation: "service-worker"`, reloads a page
+ * the toolbar's interrupt to our kernels, hands the page's messages to them without
+ * mock-socket's delay (socket.ts) and, with `isolation: "service-worker"`, reloads a page
  * once to make it crossOriginIsolated (isolation.ts). The kernels come from factory.ts, their
  * workers from workers.ts, the settings from settings.ts; the kernel itself lives in
  * kernel.ts, its worker in worker/.
@@ -17,6 +18,7 @@ import logo64 from '../../py/async_kernel/resources/logo-64x64.png';
 import logoSvg from '../../py/async_kernel/resources/logo-svg.svg';
 import { kernelFactory, routeInterrupts } from './factory';
 import { reloadForIsolation } from './isolation';
+import { deliverWithoutDelay, isKernelSocket } from './socket';
 import { ProgressReporter } from './progress';
 import { readSettings, workerBoot } from './settings';
 import { KERNEL_NAME, PLUGIN_ID } from './tokens';
@@ -41,11 +43,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       routeInterrupts(kernelClient);
     }
     const pool = new WorkerPool(workerBoot(settings), settings.spareWorker);
+    const kernelIds = new Set<string>();
+    if (
+      // the kernels' server settings carry mock-socket's class; the app's own are the browser's
+      !deliverWithoutDelay(app.serviceManager.kernels.serverSettings.WebSocket, url =>
+        isKernelSocket(url, kernelIds)
+      )
+    ) {
+      console.debug(
+        'async-kernel: the app does not use mock-socket; its WebSocket is left as it is'
+      );
+    }
     const create = kernelFactory({
       settings,
       pool,
       serviceWorker,
       contents: app.serviceManager.contents,
+      kernelIds,
       reporter
     });
     const names = [KERNEL_NAME, ...settings.kernelAliases.filter(name => name !== KERNEL_NAME)];

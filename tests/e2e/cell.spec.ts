@@ -22,3 +22,25 @@ test('widgets render', async ({ notebook }) => {
   await expect(notebook.output(cell).locator('.widget-slider')).toBeVisible();
   await expect(notebook.output(cell).getByRole('button', { name: 'Press' })).toBeVisible();
 });
+
+test("the page's requests reach the kernel without mock-socket's 4 ms timer", async ({
+  notebook,
+  page
+}) => {
+  // JupyterLite's in-page WebSocket (mock-socket) delivers each message a client sends
+  // after setTimeout(…, 4); our kernels' sockets hand them over in a microtask instead.
+  await page.evaluate(() => {
+    const global = window as unknown as { timers4: number; setTimeout: typeof setTimeout };
+    const setTimeout_ = window.setTimeout.bind(window);
+    global.timers4 = 0;
+    global.setTimeout = ((handler: TimerHandler, ms?: number, ...args: unknown[]) => {
+      if (ms === 4) global.timers4++;
+      return setTimeout_(handler, ms, ...args);
+    }) as typeof setTimeout;
+  });
+  for (const value of [11, 22, 33, 44, 55]) {
+    const cell = await notebook.run(`${value} * 2`);
+    await expect(notebook.output(cell)).toContainText(String(value * 2));
+  }
+  expect(await page.evaluate(() => (window as unknown as { timers4: number }).timers4)).toBe(0);
+});
