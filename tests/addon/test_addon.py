@@ -7,6 +7,7 @@ folders. The sites these builds make are run in Chromium by tests/e2e (see scrip
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -69,13 +70,14 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
     extra = json.loads((kernel / "wheels" / "extra.json").read_text())
     assert [name.split("-")[0] for name in extra] == ["jedi", "micropip", "parso"], "offered to %pip, not at start"
     assert (kernel / "pyodide" / "pyodide.mjs").is_file()
-    assert (kernel / "pyodide" / "pyodide.asm.wasm").is_file()
+    wasm = kernel / "pyodide" / "pyodide.asm.wasm"
+    assert gzip.decompress(wasm.with_name("pyodide.asm.wasm.gz").read_bytes()) == wasm.read_bytes()
     assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
     assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
 
     code, log = lite_build(tmp_path)
     assert code == 0, log
-    for task in ("copy:pyodide", "copy:wheels", "snapshot"):
+    for task in ("copy:pyodide", "gzip:pyodide.asm.wasm", "copy:wheels", "snapshot"):
         task = f"{'post_' if task == 'snapshot' else ''}build:async-kernel:{task}"
         assert f"-- {task}" in log, f"{task} ran again:\n{log}"
 

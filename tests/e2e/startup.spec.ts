@@ -87,3 +87,25 @@ test('with spareWorker, the next kernel takes a worker that loaded meanwhile', a
   expect(kernelWorkers(page)).toContain(spare);
   expect(kernelWorkers(page)).not.toContain(prestarted);
 });
+
+test("the worker downloads Pyodide's wasm gzipped", async ({ page, context }) => {
+  const paths: string[] = [];
+  context.on('request', request => paths.push(new URL(request.url()).pathname));
+  const notebook = await openNotebook(page);
+  const cell = await notebook.run('print("wasm", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('wasm 42');
+  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm.gz')).length).toBeGreaterThan(0);
+  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm'))).toEqual([]);
+});
+
+test('a site without the gzipped wasm serves the plain one', async ({ page, context }) => {
+  await context.route('**/pyodide.asm.wasm.gz', route => route.fulfill({ status: 404 }));
+  const paths: string[] = [];
+  context.on('request', request => paths.push(new URL(request.url()).pathname));
+  const notebook = await openNotebook(page);
+  const cell = await notebook.run('print("plain wasm", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('plain wasm 42');
+  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm')).length).toBeGreaterThan(0);
+  const log = await showLogConsole(page);
+  await expect(log).toContainText('from the snapshot');
+});

@@ -6,6 +6,7 @@
 import type { PyodideAPI } from 'pyodide';
 
 import type { IWorkerBoot } from '../tokens';
+import { gunzipped } from './gzip';
 import { importPyodide, pyodideConfig } from './pyodide';
 import type { IPyodideModule, PyodideConfig } from './pyodide';
 import type { WorkerState } from './state';
@@ -72,11 +73,10 @@ async function readManifest(url: string): Promise<ISnapshotManifest | undefined>
 /** Download a gzipped file of the snapshot folder and gunzip it as it arrives. */
 async function fetchGzipped(url: string): Promise<Uint8Array> {
   const response = await fetch(url);
-  if (!response.ok || !response.body) {
+  if (!response.ok) {
     throw new Error(`cannot download ${url} (HTTP ${response.status})`);
   }
-  const unpacked = response.body.pipeThrough(new DecompressionStream('gzip'));
-  return new Uint8Array(await new Response(unpacked).arrayBuffer());
+  return new Uint8Array(await new Response(gunzipped(response)).arrayBuffer());
 }
 
 /**

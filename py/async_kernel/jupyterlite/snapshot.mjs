@@ -146,6 +146,34 @@ del _name
 json.dumps(_failed)
 `;
 
+/**
+ * Fill the memory malloc holds free with zeros; returns how many bytes. Importing leaves freed
+ * garbage behind (source text, compiler tables), which gzip cannot squeeze: zeroed, the snapshot
+ * downloads ~1.4 MB smaller. Claims free chunks, largest first, and frees them again; at each size
+ * it stops once malloc has to take memory above the old top (the memory grows: zeros, ~free to gzip).
+ */
+function zeroFreeMemory(py) {
+  const wasm = py._module;
+  const top = wasm.HEAPU8.length;
+  const claimed = [];
+  let bytes = 0;
+  for (let size = 1 << 20; size >= 16; size >>= 2) {
+    for (;;) {
+      const pointer = wasm._malloc(size);
+      if (!pointer) break;
+      if (pointer + size > top) {
+        wasm._free(pointer);
+        break;
+      }
+      wasm.HEAPU8.fill(0, pointer, pointer + size);
+      claimed.push(pointer);
+      bytes += size;
+    }
+  }
+  for (const pointer of claimed) wasm._free(pointer);
+  return bytes;
+}
+
 async function main() {
   const dir = process.argv[2];
   if (!dir) {
@@ -171,14 +199,17 @@ async function main() {
   const failed = JSON.parse(py.runPython(IMPORT_ALL));
   py.runPython('del _snapshot_modules, _failed');
   for (const line of failed) console.log(`[snapshot] not imported: ${line}`);
+  py.runPython('import gc; gc.collect()');
+  const zeroed = zeroFreeMemory(py);
+  lap(t0, `zeroed ${(zeroed / 1e6).toFixed(1)} MB of free memory`);
   const snapshot = py.makeMemorySnapshot();
-  const packed = gzipSync(snapshot, { level: 6 });
+  const packed = gzipSync(snapshot, { level: 9 });
   lap(
     t0,
     `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`
   );
 
-  const packedFiles = gzipSync(pack, { level: 6 });
+  const packedFiles = gzipSync(pack, { level: 9 });
   lap(
     t0,
     `pack of ${count} files ${(pack.length / 1e6).toFixed(1)} MB, gzip ${(packedFiles.length / 1e6).toFixed(1)} MB`

@@ -1,0 +1,40 @@
+/**
+ * Gzipped files of the site, gunzipped as they arrive. Static hosts seldom compress wasm, and
+ * Pyodide's `pyodide.asm.wasm` is 9.6 MB (3.5 MB gzipped): the build addon writes
+ * `pyodide.asm.wasm.gz` beside it, and Pyodide's own fetch of the wasm is answered from that.
+ */
+
+/**
+ * The body of a gzipped file as its plain bytes (a host that sent it with `Content-Encoding:
+ * gzip` had the browser gunzip it already).
+ */
+export function gunzipped(response: Response): ReadableStream<Uint8Array> {
+  if (!response.body) {
+    throw new Error(`${response.url} has no body`);
+  }
+  const encoding = response.headers.get('Content-Encoding') ?? '';
+  return /gzip/i.test(encoding)
+    ? response.body
+    : response.body.pipeThrough(new DecompressionStream('gzip'));
+}
+
+/**
+ * Answer this worker's fetches of `${indexURL}pyodide.asm.wasm` from `pyodide.asm.wasm.gz`,
+ * gunzipped as it downloads (Pyodide compiles the stream as it comes). A site without the .gz
+ * file (one not built by the addon) gets the plain file. Other fetches are left alone.
+ */
+export function wasmFromGzip(indexURL: string): void {
+  const wasm = new URL('pyodide.asm.wasm', new URL(indexURL, self.location.href)).href;
+  const plainFetch = self.fetch.bind(self);
+  self.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (new URL(url, self.location.href).href !== wasm) {
+      return plainFetch(input, init);
+    }
+    const gz = await plainFetch(`${wasm}.gz`, init).catch(() => undefined);
+    if (!gz?.ok) {
+      return plainFetch(input, init);
+    }
+    return new Response(gunzipped(gz), { headers: { 'Content-Type': 'application/wasm' } });
+  };
+}
