@@ -185,7 +185,8 @@ def dependency_wheels(wheels: ModuleType) -> list[Path]:
     shutil.rmtree(fresh, ignore_errors=True)
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
     try:
-        wheels.download(requirements, fresh, find_links=WHEEL_CACHE)
+        # what the browser never installs stands in for itself: newer releases that need it elsewhere resolve
+        wheels.download(requirements, fresh, find_links=WHEEL_CACHE, stand_ins=EXCLUDED)
     except subprocess.CalledProcessError as exc:
         raise BuildError(
             "pip could not download the kernel's dependency wheels for Pyodide from the package index "

@@ -16,8 +16,13 @@ import argparse
 import re
 import subprocess
 import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+_STAND_IN_VERSION = "9999"
 
 #: Python version of the Pyodide runtime the wheel ships (npm ``pyodide`` 314.x = CPython 3.14).
 PYODIDE_PYTHON = "3.14"
@@ -67,23 +72,45 @@ def download(
     *,
     find_links: Path | None = None,
     python: str = PYODIDE_PYTHON,
+    stand_ins: Iterable[str] = (),
     quiet: bool = True,
 ) -> None:
     """Download pure-Python wheels of `requirements` and their dependencies for Pyodide into `dest`.
 
-    Environment markers are evaluated for this machine, not for emscripten; callers drop what
-    that drags in. Wheels already in `dest` (or in `find_links`) satisfy pip without a download.
+    Environment markers are evaluated for this machine, not for emscripten, so a dependency only
+    other platforms need (``psutil; sys_platform != "emscripten"``) would make pip settle for an
+    older release that lacks it: name such distributions in `stand_ins` and pip sees an empty wheel
+    of version 9999 for each, which is then left out of `dest`. Wheels already in `dest` (or in
+    `find_links`) satisfy pip without a download.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-        "--platform", "any", "--python-version", python, "--implementation", "py", "--abi", "none",
-        "--find-links", str(find_links or dest), "-d", str(dest), *requirements,
-    ]  # fmt: skip
-    if quiet:
-        cmd.insert(4, "--quiet")
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    with tempfile.TemporaryDirectory(prefix="stand-ins-") as tmp:
+        stubs = [_stand_in_wheel(Path(tmp), name) for name in sorted(set(stand_ins))]
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+            "--platform", "any", "--python-version", python, "--implementation", "py", "--abi", "none",
+            "--find-links", str(find_links or dest), *(["--find-links", tmp] if stubs else []),
+            "-d", str(dest), *requirements,
+        ]  # fmt: skip
+        if quiet:
+            cmd.insert(4, "--quiet")
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    for stub in stubs:
+        (dest / stub.name).unlink(missing_ok=True)
+
+
+def _stand_in_wheel(folder: Path, name: str) -> Path:
+    """An empty pure wheel of `name`, version 9999 (metadata only)."""
+    project = normalize(name).replace("-", "_")
+    path = folder / f"{project}-{_STAND_IN_VERSION}-py3-none-any.whl"
+    dist_info = f"{project}-{_STAND_IN_VERSION}.dist-info"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {_STAND_IN_VERSION}\n")
+        wheel = "Wheel-Version: 1.0\nGenerator: async-kernel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        zf.writestr(f"{dist_info}/WHEEL", wheel)
+        zf.writestr(f"{dist_info}/RECORD", "")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
