@@ -70,14 +70,15 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
     extra = json.loads((kernel / "wheels" / "extra.json").read_text())
     assert [name.split("-")[0] for name in extra] == ["jedi", "micropip", "parso"], "offered to %pip, not at start"
     assert (kernel / "pyodide" / "pyodide.mjs").is_file()
-    wasm = kernel / "pyodide" / "pyodide.asm.wasm"
-    assert gzip.decompress(wasm.with_name("pyodide.asm.wasm.gz").read_bytes()) == wasm.read_bytes()
+    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs"):
+        plain = kernel / "pyodide" / name
+        assert gzip.decompress(plain.with_name(f"{name}.gz").read_bytes()) == plain.read_bytes()
     assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
     assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
 
     code, log = lite_build(tmp_path)
     assert code == 0, log
-    for task in ("copy:pyodide", "gzip:pyodide.asm.wasm", "copy:wheels", "snapshot"):
+    for task in ("copy:pyodide", "gzip:pyodide.asm.wasm", "gzip:pyodide.asm.mjs", "copy:wheels", "snapshot"):
         task = f"{'post_' if task == 'snapshot' else ''}build:async-kernel:{task}"
         assert f"-- {task}" in log, f"{task} ran again:\n{log}"
 

@@ -88,24 +88,34 @@ test('with spareWorker, the next kernel takes a worker that loaded meanwhile', a
   expect(kernelWorkers(page)).not.toContain(prestarted);
 });
 
-test("the worker downloads Pyodide's wasm gzipped", async ({ page, context }) => {
+test("the worker downloads Pyodide's wasm and asm.mjs gzipped", async ({ page, context }) => {
   const paths: string[] = [];
   context.on('request', request => paths.push(new URL(request.url()).pathname));
   const notebook = await openNotebook(page);
-  const cell = await notebook.run('print("wasm", 6 * 7)');
-  await expect(notebook.output(cell)).toContainText('wasm 42');
-  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm.gz')).length).toBeGreaterThan(0);
-  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm'))).toEqual([]);
+  const cell = await notebook.run('print("gzipped", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('gzipped 42');
+  for (const name of ['pyodide.asm.wasm', 'pyodide.asm.mjs']) {
+    expect(paths.filter(path => path.endsWith(`/${name}.gz`)).length, name).toBeGreaterThan(0);
+    expect(
+      paths.filter(path => path.endsWith(`/${name}`)),
+      name
+    ).toEqual([]);
+  }
 });
 
-test('a site without the gzipped wasm serves the plain one', async ({ page, context }) => {
-  await context.route('**/pyodide.asm.wasm.gz', route => route.fulfill({ status: 404 }));
+test('a site without the gzipped runtime files serves the plain ones', async ({
+  page,
+  context
+}) => {
+  await context.route(/\/pyodide\.asm\.(wasm|mjs)\.gz$/, route => route.fulfill({ status: 404 }));
   const paths: string[] = [];
   context.on('request', request => paths.push(new URL(request.url()).pathname));
   const notebook = await openNotebook(page);
-  const cell = await notebook.run('print("plain wasm", 6 * 7)');
-  await expect(notebook.output(cell)).toContainText('plain wasm 42');
-  expect(paths.filter(path => path.endsWith('/pyodide.asm.wasm')).length).toBeGreaterThan(0);
+  const cell = await notebook.run('print("plain", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('plain 42');
+  for (const name of ['pyodide.asm.wasm', 'pyodide.asm.mjs']) {
+    expect(paths.filter(path => path.endsWith(`/${name}`)).length, name).toBeGreaterThan(0);
+  }
   const log = await showLogConsole(page);
   await expect(log).toContainText('from the snapshot');
 });

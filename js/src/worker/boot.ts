@@ -8,7 +8,7 @@ import type { PyodideAPI } from 'pyodide';
 import type { PyProxy } from 'pyodide/ffi';
 
 import type { IWorkerBoot, IWorkerStart } from '../tokens';
-import { wasmFromGzip } from './gzip';
+import { importAsmModule, wasmFromGzip } from './gzip';
 import { importPyodide, mountDrive, pyodideConfig } from './pyodide';
 import { deliverPending, pythonSender } from './relay';
 import type { SendFunction } from './relay';
@@ -55,7 +55,9 @@ async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> 
   const downloads = downloadWheels(options, lists);
   downloads.catch(() => undefined); // reported below, after Pyodide
   const module = await importPyodide(options);
-  const py = await module.loadPyodide(pyodideConfig(options));
+  const config = pyodideConfig(options);
+  const { default: createPyodideModule } = await importAsmModule(config.indexURL);
+  const py = await module.loadPyodide({ ...config, createPyodideModule });
   state.step = 'installing the kernel wheels';
   installWheels(state, py, await downloads);
   return { py, lists, fromSnapshot: false };

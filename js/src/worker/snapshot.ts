@@ -6,7 +6,7 @@
 import type { PyodideAPI } from 'pyodide';
 
 import type { IWorkerBoot } from '../tokens';
-import { gunzipped } from './gzip';
+import { gunzipped, importAsmModule } from './gzip';
 import { importPyodide, pyodideConfig } from './pyodide';
 import type { IPyodideModule, PyodideConfig } from './pyodide';
 import type { WorkerState } from './state';
@@ -117,9 +117,7 @@ async function loadSnapshot(
   manifest: ISnapshotManifest,
   snapshot: ISnapshotBytes
 ): Promise<PyodideAPI> {
-  const { default: createModule } = (await import(
-    /* webpackIgnore: true */ `${config.indexURL}pyodide.asm.mjs`
-  )) as { default: (settings: object) => Promise<{ growMemory(bytes: number): void }> };
+  const { default: createModule } = await importAsmModule(config.indexURL);
   const py = await module.loadPyodide({
     ...config,
     // Pyodide keeps its config for good: hand it a thenable rather than the promise, so the
