@@ -8,6 +8,7 @@ folders. The sites these builds make are run in Chromium by tests/e2e (see scrip
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -70,15 +71,23 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
     extra = json.loads((kernel / "wheels" / "extra.json").read_text())
     assert [name.split("-")[0] for name in extra] == ["jedi", "micropip", "parso"], "offered to %pip, not at start"
     assert (kernel / "pyodide" / "pyodide.mjs").is_file()
-    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs"):
+    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", "pyodide-lock.json"):
         plain = kernel / "pyodide" / name
         assert gzip.decompress(plain.with_name(f"{name}.gz").read_bytes()) == plain.read_bytes()
+    stdlib = kernel / "pyodide" / "python_stdlib.zip"
+    stored = zipfile.ZipFile(io.BytesIO(gzip.decompress(stdlib.with_name("python_stdlib.zip.gz").read_bytes())))
+    with zipfile.ZipFile(stdlib) as plain_zip:
+        assert [i.filename for i in stored.infolist()] == [i.filename for i in plain_zip.infolist()]
+        assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
+        assert all(stored.read(name) == plain_zip.read(name) for name in plain_zip.namelist())
     assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
     assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
 
     code, log = lite_build(tmp_path)
     assert code == 0, log
-    for task in ("copy:pyodide", "gzip:pyodide.asm.wasm", "gzip:pyodide.asm.mjs", "copy:wheels", "snapshot"):
+    runtime = ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "pyodide-lock.json")
+    gzipped = [f"gzip:{name}" for name in runtime]
+    for task in ("copy:pyodide", *gzipped, "copy:wheels", "snapshot"):
         task = f"{'post_' if task == 'snapshot' else ''}build:async-kernel:{task}"
         assert f"-- {task}" in log, f"{task} ran again:\n{log}"
 

@@ -88,13 +88,15 @@ test('with spareWorker, the next kernel takes a worker that loaded meanwhile', a
   expect(kernelWorkers(page)).not.toContain(prestarted);
 });
 
-test("the worker downloads Pyodide's wasm and asm.mjs gzipped", async ({ page, context }) => {
+const GZIPPED = ['pyodide.asm.wasm', 'pyodide.asm.mjs', 'python_stdlib.zip', 'pyodide-lock.json'];
+
+test("the worker downloads Pyodide's runtime files gzipped", async ({ page, context }) => {
   const paths: string[] = [];
   context.on('request', request => paths.push(new URL(request.url()).pathname));
   const notebook = await openNotebook(page);
   const cell = await notebook.run('print("gzipped", 6 * 7)');
   await expect(notebook.output(cell)).toContainText('gzipped 42');
-  for (const name of ['pyodide.asm.wasm', 'pyodide.asm.mjs']) {
+  for (const name of GZIPPED) {
     expect(paths.filter(path => path.endsWith(`/${name}.gz`)).length, name).toBeGreaterThan(0);
     expect(
       paths.filter(path => path.endsWith(`/${name}`)),
@@ -107,15 +109,42 @@ test('a site without the gzipped runtime files serves the plain ones', async ({
   page,
   context
 }) => {
-  await context.route(/\/pyodide\.asm\.(wasm|mjs)\.gz$/, route => route.fulfill({ status: 404 }));
+  await context.route(/\/async-kernel\/pyodide\/[^/]+\.gz$/, route =>
+    route.fulfill({ status: 404 })
+  );
   const paths: string[] = [];
   context.on('request', request => paths.push(new URL(request.url()).pathname));
   const notebook = await openNotebook(page);
   const cell = await notebook.run('print("plain", 6 * 7)');
   await expect(notebook.output(cell)).toContainText('plain 42');
-  for (const name of ['pyodide.asm.wasm', 'pyodide.asm.mjs']) {
+  for (const name of GZIPPED) {
     expect(paths.filter(path => path.endsWith(`/${name}`)).length, name).toBeGreaterThan(0);
   }
   const log = await showLogConsole(page);
   await expect(log).toContainText('from the snapshot');
+});
+
+test('the sources of modules the snapshot lacks download with the first import that needs them', async ({
+  page,
+  context
+}) => {
+  const rest: string[] = [];
+  context.on('request', request => {
+    if (request.url().endsWith('/site-packages-rest.pack.gz')) rest.push(request.url());
+  });
+  const notebook = await openNotebook(page);
+  let cell = await notebook.run(
+    'import sys\nprint("lexer loaded:", "pygments.lexers.rust" in sys.modules)'
+  );
+  await expect(notebook.output(cell)).toContainText('lexer loaded: False');
+  expect(rest).toEqual([]);
+  cell = await notebook.run(
+    'from pygments.lexers.rust import RustLexer\nimport prompt_toolkit\nprint(RustLexer.name, prompt_toolkit.__name__)'
+  );
+  await expect(notebook.output(cell)).toContainText('Rust prompt_toolkit');
+  cell = await notebook.run(
+    'import inspect, pygments.lexers.rust\nprint(len(inspect.getsource(pygments.lexers.rust)) > 100)'
+  );
+  await expect(notebook.output(cell)).toContainText('True');
+  expect(rest.length).toBeGreaterThan(0); // (without isolation, the service worker's fetch too)
 });

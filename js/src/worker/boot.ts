@@ -8,7 +8,7 @@ import type { PyodideAPI } from 'pyodide';
 import type { PyProxy } from 'pyodide/ffi';
 
 import type { IWorkerBoot, IWorkerStart } from '../tokens';
-import { importAsmModule, wasmFromGzip } from './gzip';
+import { importAsmModule, runtimeFromGzip } from './gzip';
 import { importPyodide, mountDrive, pyodideConfig } from './pyodide';
 import { deliverPending, pythonSender } from './relay';
 import type { SendFunction } from './relay';
@@ -38,7 +38,7 @@ export function beginStart(state: WorkerState, options: IWorkerStart): void {
 }
 
 async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> {
-  wasmFromGzip(pyodideConfig(options).indexURL);
+  runtimeFromGzip(pyodideConfig(options).indexURL);
   const lists = await fetchWheelLists(options);
   const manifest = await snapshotToUse(options, lists);
   state.progress(

@@ -1,7 +1,8 @@
 /**
  * Gzipped files of the site, gunzipped as they arrive. Static hosts seldom compress wasm, and
  * Pyodide's `pyodide.asm.wasm` is 9.6 MB (3.5 MB gzipped), its `pyodide.asm.mjs` 1.3 MB (0.3 MB):
- * the build addon writes `.gz` files beside them, and the worker loads those.
+ * the build addon writes `.gz` files beside them (and beside the standard library's zip and the
+ * lock file), and the worker loads those.
  */
 
 /**
@@ -18,24 +19,36 @@ export function gunzipped(response: Response): ReadableStream<Uint8Array> {
     : response.body.pipeThrough(new DecompressionStream('gzip'));
 }
 
+/** The runtime files Pyodide fetches that the site also has gzipped, and their types. */
+const GZIPPED: Record<string, string> = {
+  'pyodide.asm.wasm': 'application/wasm',
+  // the .gz holds the same files in a zip without compression of its own: gzip squeezes it better
+  'python_stdlib.zip': 'application/zip',
+  'pyodide-lock.json': 'application/json'
+};
+
 /**
- * Answer this worker's fetches of `${indexURL}pyodide.asm.wasm` from `pyodide.asm.wasm.gz`,
- * gunzipped as it downloads (Pyodide compiles the stream as it comes). A site without the .gz
- * file (one not built by the addon) gets the plain file. Other fetches are left alone.
+ * Answer this worker's fetches of the GZIPPED files of `indexURL` from their `.gz` files,
+ * gunzipped as they download (Pyodide compiles the wasm as it comes). A site without the .gz
+ * files (one not built by the addon) gets the plain ones. Other fetches are left alone.
  */
-export function wasmFromGzip(indexURL: string): void {
-  const wasm = new URL('pyodide.asm.wasm', new URL(indexURL, self.location.href)).href;
+export function runtimeFromGzip(indexURL: string): void {
+  const base = new URL(indexURL, self.location.href);
+  const types = new Map(
+    Object.entries(GZIPPED).map(([name, type]) => [new URL(name, base).href, type])
+  );
   const plainFetch = self.fetch.bind(self);
   self.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (new URL(url, self.location.href).href !== wasm) {
+    const url = new URL(input instanceof Request ? input.url : String(input), self.location.href);
+    const type = types.get(url.href);
+    if (type === undefined) {
       return plainFetch(input, init);
     }
-    const gz = await plainFetch(`${wasm}.gz`, init).catch(() => undefined);
+    const gz = await plainFetch(`${url.href}.gz`, init).catch(() => undefined);
     if (!gz?.ok) {
       return plainFetch(input, init);
     }
-    return new Response(gunzipped(gz), { headers: { 'Content-Type': 'application/wasm' } });
+    return new Response(gunzipped(gz), { headers: { 'Content-Type': type } });
   };
 }
 

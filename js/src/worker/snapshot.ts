@@ -15,8 +15,10 @@ import type { IWheelLists } from './wheels';
 /** What async_kernel/jupyterlite/snapshot.mjs made the snapshot from (`snapshot.json`). */
 export interface ISnapshotManifest {
   file: string;
-  /** The files of the unpacked wheels (see async_kernel/jupyterlite/snapshot.mjs for the format). */
+  /** The files of the unpacked wheels the start needs (see async_kernel/jupyterlite/snapshot.mjs). */
   pack: string;
+  /** The other files, and the top-level packages they are in (written when an import needs them). */
+  rest?: { file: string; packages: string[] };
   pyodideVersion: string;
   /** Size of the wasm memory the snapshot holds. */
   bytes: number;
@@ -100,6 +102,17 @@ export async function restoreRuntime(
     const py = await loadSnapshot(module, config, manifest, snapshot);
     state.progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
     writePack(py, await pack);
+    if (manifest.rest) {
+      const url = new URL(manifest.rest.file, options.snapshotUrl).href;
+      const lazy = py.pyimport('async_kernel.hosts.lazy_files') as unknown as {
+        install(url: string, packages: unknown): void;
+        destroy(): void;
+      };
+      const packages = py.toPy(manifest.rest.packages) as { destroy(): void };
+      lazy.install(url, packages);
+      packages.destroy();
+      lazy.destroy();
+    }
     // The snapshot holds the random module's seed: reseed, or every page load draws the same numbers.
     py.runPython('import random; random.seed()');
     return py;

@@ -5,8 +5,12 @@
 // SITE_KERNEL_DIR is the site's `async-kernel/` folder: `pyodide/` (the npm runtime) and `wheels/`
 // (`index.json` and the wheels it lists). Writes into `snapshot/` beside them:
 // - `kernel.snapshot.gz`: Pyodide's wasm memory once the kernel's modules are imported;
-// - `site-packages.pack.gz`: the files of the unpacked wheels (a 4-byte little-endian length, a
-//   JSON header {"root", "files": [[path, size], ...]}, then the files' bytes one after another);
+// - `site-packages.pack.gz`: the files of the unpacked wheels the start needs (a 4-byte
+//   little-endian length, a JSON header {"root", "files": [[path, size], ...]}, then the files'
+//   bytes one after another): every file but Python sources, and the sources of the modules the
+//   snapshot holds;
+// - `site-packages-rest.pack.gz`: the other sources, written when an import needs them
+//   (async_kernel/hosts/lazy_files.py);
 // - `snapshot.json`: what they were made from and their file names.
 //
 // Starting Python in the browser costs seconds of importing IPython and its dependencies from
@@ -28,12 +32,16 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const HOME = '/home/pyodide';
+const PACK = 'site-packages.pack.gz';
+const REST_PACK = 'site-packages-rest.pack.gz';
 const TIMEOUT_MS = 120_000;
 
 /** Requests the probe kernel answers before its modules are listed. */
 const PROBE_REQUESTS = [
   ['kernel_info_request', {}],
   ['execute_request', { code: 'print(1)', silent: false }],
+  // widgets are what the browser kernel ships ipywidgets for
+  ['execute_request', { code: 'import ipywidgets', silent: false }],
   ['execute_request', { code: '1 / 0', silent: false }],
   ['complete_request', { code: 'import o', cursor_pos: 8 }],
   ['inspect_request', { code: 'print', cursor_pos: 5, detail_level: 0 }],
@@ -65,27 +73,59 @@ async function loadPython(pyodideDir, wheelsDir, wheels, extra = {}) {
   return { py, sitePackages };
 }
 
-/** Every file under `root` in Pyodide's file system, as one pack (see the header comment). */
-function packTree(py, root) {
+/** Every file under `root` in Pyodide's file system: [path below root, bytes]. */
+function readTree(py, root) {
   const files = [];
-  const bodies = [];
   const walk = dir => {
     for (const name of py.FS.readdir(dir).sort()) {
       if (name === '.' || name === '..') continue;
       const path = `${dir}/${name}`;
       if (py.FS.isDir(py.FS.stat(path).mode)) walk(path);
-      else {
-        const body = py.FS.readFile(path);
-        files.push([path.slice(root.length + 1), body.length]);
-        bodies.push(body);
-      }
+      else files.push([path.slice(root.length + 1), py.FS.readFile(path)]);
     }
   };
   walk(root);
-  const header = Buffer.from(JSON.stringify({ root, files }));
+  return files;
+}
+
+/** Files as one pack (see the header comment). */
+function pack(root, files) {
+  const header = Buffer.from(
+    JSON.stringify({ root, files: files.map(([path, body]) => [path, body.length]) })
+  );
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
-  return { pack: Buffer.concat([length, header, ...bodies]), count: files.length };
+  return Buffer.concat([length, header, ...files.map(([, body]) => body)]);
+}
+
+/**
+ * Split the files: those the start needs (every file that is not Python source, and the sources of
+ * the modules the snapshot holds: tracebacks and `inspect` read them) and the rest, written when an
+ * import needs them (async_kernel/hosts/lazy_files.py); also the top-level packages the rest is in.
+ */
+function splitFiles(py, files) {
+  const imported = new Set(
+    JSON.parse(
+      py.runPython(`
+import json, os, sys, sysconfig
+json.dumps([
+    os.path.relpath(m.__file__, sysconfig.get_path("purelib"))
+    for m in list(sys.modules.values())
+    if isinstance(getattr(m, "__file__", None), str)
+])
+`)
+    )
+  );
+  const start = [];
+  const rest = [];
+  for (const file of files) {
+    const needed = !file[0].endsWith('.py') || imported.has(file[0]);
+    (needed ? start : rest).push(file);
+  }
+  const packages = [
+    ...new Set(rest.map(([path]) => path.split('/')[0].replace(/\.py$/, '')))
+  ].sort();
+  return { start, rest, packages };
 }
 
 /** Start a kernel, send it PROBE_REQUESTS, wait for each to finish; return sys.modules' names. */
@@ -194,34 +234,43 @@ async function main() {
     _makeSnapshot: true
   });
   // Before importing: imports must not add files (__pycache__) the browser would not have.
-  const { pack, count } = packTree(py, sitePackages);
+  const files = readTree(py, sitePackages);
   py.globals.set('_snapshot_modules', JSON.stringify(modules));
   const failed = JSON.parse(py.runPython(IMPORT_ALL));
   py.runPython('del _snapshot_modules, _failed');
   for (const line of failed) console.log(`[snapshot] not imported: ${line}`);
+  const { start, rest, packages } = splitFiles(py, files);
   py.runPython('import gc; gc.collect()');
   const zeroed = zeroFreeMemory(py);
   lap(t0, `zeroed ${(zeroed / 1e6).toFixed(1)} MB of free memory`);
   const snapshot = py.makeMemorySnapshot();
-  const packed = gzipSync(snapshot, { level: 9 });
+  const snapshotGz = gzipSync(snapshot, { level: 9 });
   lap(
     t0,
-    `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(packed.length / 1e6).toFixed(1)} MB`
+    `snapshot ${(snapshot.length / 1e6).toFixed(1)} MB, gzip ${(snapshotGz.length / 1e6).toFixed(1)} MB`
   );
 
-  const packedFiles = gzipSync(pack, { level: 9 });
-  lap(
-    t0,
-    `pack of ${count} files ${(pack.length / 1e6).toFixed(1)} MB, gzip ${(packedFiles.length / 1e6).toFixed(1)} MB`
-  );
+  const packed = {};
+  for (const [name, part] of [
+    [PACK, start],
+    [REST_PACK, rest]
+  ]) {
+    const plain = pack(sitePackages, part);
+    packed[name] = gzipSync(plain, { level: 9 });
+    lap(
+      t0,
+      `${name}: ${part.length} files, ${(plain.length / 1e6).toFixed(1)} MB, gzip ${(packed[name].length / 1e6).toFixed(1)} MB`
+    );
+  }
 
   const out = join(kernelDir, 'snapshot');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'kernel.snapshot.gz'), packed);
-  writeFileSync(join(out, 'site-packages.pack.gz'), packedFiles);
+  writeFileSync(join(out, 'kernel.snapshot.gz'), snapshotGz);
+  for (const [name, body] of Object.entries(packed)) writeFileSync(join(out, name), body);
   const manifest = {
     file: 'kernel.snapshot.gz',
-    pack: 'site-packages.pack.gz',
+    pack: PACK,
+    rest: { file: REST_PACK, packages },
     pyodideVersion: py.version,
     bytes: snapshot.length,
     wheels,
