@@ -1,6 +1,6 @@
 // Browser benchmark: "Python (async)" against jupyterlite-pyodide-kernel 0.8.6 in ONE site.
 //
-//   node bench/browser/run.mjs [--runs 3] [--roundtrips 20] [--comm 500] [--only async|python|plain|lite]
+//   node bench/browser/run.mjs [--runs 3] [--roundtrips 100] [--warmup 3] [--comm 500] [--only async|python|plain|lite]
 //
 // Build the sites first (python3 bench/browser/build.py). The bench site is plain `jupyter lite
 // build` output with both kernels (our wheel's addon and pyodide-kernel's). Two more sites are
@@ -54,7 +54,8 @@ const STEP_TIMEOUT_MS = 120_000;
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    roundtrips: { type: 'string', default: '20' },
+    roundtrips: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '3' },
     comm: { type: 'string', default: '500' },
     only: { type: 'string' },
     python: { type: 'string', default: process.env.PYTHON ?? 'python3' }
@@ -62,6 +63,9 @@ const { values: opts } = parseArgs({
 });
 const RUNS = Number(opts.runs);
 const ROUNDTRIPS = Number(opts.roundtrips);
+// seconds of `pass` executes before the round trips: a kernel that just started still has start-up
+// work in the background (Chromium tiering up the wasm, the page settling), which is not a round trip's
+const WARMUP_S = Number(opts.warmup);
 const COMM_N = Number(opts.comm);
 const kernels = KERNELS.filter(k => !opts.only || k.key === opts.only);
 
@@ -195,7 +199,7 @@ async function inPageFigures(page, kernelName) {
   await page.waitForFunction(() => window.jupyterapp?.serviceManager, null, { timeout: 60_000, polling: 100 });
   return withTimeout(
     page.evaluate(
-      async ({ name, roundtrips, n, setup }) => {
+      async ({ name, roundtrips, warmupMs, n, setup }) => {
         const app = window.jupyterapp;
         const manager = app.serviceManager;
         await app.restored;
@@ -210,7 +214,8 @@ async function inPageFigures(page, kernelName) {
         await kernel.info;
         const startMs = performance.now() - t00;
         const exec = code => kernel.requestExecute({ code, store_history: false }).done;
-        for (let i = 0; i < 5; i++) await exec('pass');
+        const warm = performance.now();
+        for (let i = 0; i < 5 || performance.now() - warm < warmupMs; i++) await exec('pass');
         const times = [];
         for (let i = 0; i < roundtrips; i++) {
           const t0 = performance.now();
@@ -248,7 +253,7 @@ async function inPageFigures(page, kernelName) {
         const elapsed = await Promise.race([done, timeout]);
         return { startMs, times, prints, commMs: elapsed, commGot: got };
       },
-      { name: kernelName, roundtrips: ROUNDTRIPS, n: COMM_N, setup: ECHO_SETUP }
+      { name: kernelName, roundtrips: ROUNDTRIPS, warmupMs: WARMUP_S * 1000, n: COMM_N, setup: ECHO_SETUP }
     ),
     STEP_TIMEOUT_MS + FIRST_OUTPUT_TIMEOUT_MS,
     'kernel start + round trip + comm echo'
