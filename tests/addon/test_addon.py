@@ -8,7 +8,6 @@ folders. The sites these builds make are run in Chromium by tests/e2e (see scrip
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("ASYNC_KERNEL_LITE_VENV", ROOT / "build" / "plain-site" / ".venv"))
 PLUGIN_ID = "@async-kernel/jupyterlite:kernel"
+RUNTIME_STDLIB = ROOT / "py" / "async_kernel" / "jupyterlite" / "runtime" / "pyodide" / "python_stdlib.zip"
 BUILD_TIMEOUT = 600
 
 
@@ -71,15 +71,13 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
     extra = json.loads((kernel / "wheels" / "extra.json").read_text())
     assert [name.split("-")[0] for name in extra] == ["jedi", "micropip", "parso"], "offered to %pip, not at start"
     assert (kernel / "pyodide" / "pyodide.mjs").is_file()
-    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", "pyodide-lock.json"):
+    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", "pyodide-lock.json", "python_stdlib.zip"):
         plain = kernel / "pyodide" / name
         assert gzip.decompress(plain.with_name(f"{name}.gz").read_bytes()) == plain.read_bytes()
-    stdlib = kernel / "pyodide" / "python_stdlib.zip"
-    stored = zipfile.ZipFile(io.BytesIO(gzip.decompress(stdlib.with_name("python_stdlib.zip.gz").read_bytes())))
-    with zipfile.ZipFile(stdlib) as plain_zip:
-        assert [i.filename for i in stored.infolist()] == [i.filename for i in plain_zip.infolist()]
+    with zipfile.ZipFile(kernel / "pyodide" / "python_stdlib.zip") as stored, zipfile.ZipFile(RUNTIME_STDLIB) as npm:
+        assert [i.filename for i in stored.infolist()] == [i.filename for i in npm.infolist()]
         assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
-        assert all(stored.read(name) == plain_zip.read(name) for name in plain_zip.namelist())
+        assert all(stored.read(name) == npm.read(name) for name in npm.namelist())
     assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
     assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
 

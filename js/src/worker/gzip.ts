@@ -22,7 +22,7 @@ export function gunzipped(response: Response): ReadableStream<Uint8Array> {
 /** The runtime files Pyodide fetches that the site also has gzipped, and their types. */
 const GZIPPED: Record<string, string> = {
   'pyodide.asm.wasm': 'application/wasm',
-  // the .gz holds the same files in a zip without compression of its own: gzip squeezes it better
+  // the addon stores its files uncompressed: gzipped whole, it is smaller
   'python_stdlib.zip': 'application/zip',
   'pyodide-lock.json': 'application/json'
 };

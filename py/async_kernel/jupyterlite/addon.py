@@ -2,9 +2,9 @@
 
 What it puts into the site's ``async-kernel/`` folder (the plugin's default URLs point there):
 
-- ``pyodide/``: the Pyodide runtime shipped in this package (``runtime/pyodide``), plus a
-  ``.gz`` of its wasm, its ``pyodide.asm.mjs``, its lock file and its standard library (files
-  stored, the whole gzipped), which the worker downloads instead: 6.1 MB instead of 13.5;
+- ``pyodide/``: the Pyodide runtime shipped in this package (``runtime/pyodide``), its
+  standard library's zip with the files stored, and a ``.gz`` of that zip, of the wasm, of
+  ``pyodide.asm.mjs`` and of the lock file, which the worker downloads instead: 6.1 MB, not 13.5;
 - ``wheels/``: the kernel's wheels for Pyodide (``runtime/wheels``) plus the ``preload_wheels``
   (``index.json``: installed at start, in order) and the ``extra_wheels`` with micropip
   (``extra.json``: offered to ``%pip install``; micropip serves package indexes);
@@ -50,7 +50,8 @@ SITE_FOLDER = "async-kernel"
 SNAPSHOT_FILES = ("kernel.snapshot.gz", "site-packages.pack.gz", "site-packages-rest.pack.gz", "snapshot.json")
 SNAPSHOT_CHOICES = ("auto", "on", "off")
 # runtime files the worker downloads gzipped (js/src/worker/gzip.ts): static hosts seldom compress them
-GZIPPED = ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "pyodide-lock.json")
+STDLIB_ZIP = "python_stdlib.zip"
+GZIPPED = ("pyodide.asm.wasm", "pyodide.asm.mjs", STDLIB_ZIP, "pyodide-lock.json")
 ISOLATION_CHOICES = ("headers", "service-worker")
 #: What the addon appends to JupyterLite's service worker for ``isolation = "service-worker"``.
 ISOLATION_SCRIPT = HERE / "isolation-sw.js"
@@ -244,7 +245,8 @@ class AsyncKernelAddon(BaseAddon):
             doc="copy the Pyodide runtime into the site",
             file_dep=pyodide,
             targets=[self.site_dir / "pyodide" / p.name for p in pyodide],
-            actions=[(self.copy_files, [pyodide, self.site_dir / "pyodide"])],
+            uptodate=[doit.tools.config_changed({STDLIB_ZIP: "files stored"})],
+            actions=[(self.copy_runtime, [pyodide, self.site_dir / "pyodide"])],
         )
         for name in GZIPPED:
             plain = self.site_dir / "pyodide" / name
@@ -339,12 +341,18 @@ class AsyncKernelAddon(BaseAddon):
             shutil.copy2(path, dest / path.name)
         self.maybe_timestamp(dest)
 
+    def copy_runtime(self, files: list[Path], dest: Path) -> None:
+        """Copy Pyodide's files; its standard library's zip with the files stored, not compressed (the
+        worker downloads it gzipped whole, smaller than the zip compressed file by file). The snapshot
+        is made from this very zip: a restored Python holds its table of contents (zipimport's offsets)."""
+        self.copy_files(files, dest)
+        for path in files:
+            if path.name == STDLIB_ZIP:
+                (dest / path.name).write_bytes(stored_zip(path))
+
     def gzip_file(self, path: Path) -> None:
-        """Write `path`.gz (level 9, no name or time in the header: the same bytes every build). A zip's
-        files go in uncompressed (the same names and bytes): gzip squeezes the whole better than
-        the zip squeezed each file."""
-        data = stored_zip(path) if path.suffix == ".zip" else path.read_bytes()
-        path.with_name(f"{path.name}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+        """Write `path`.gz (level 9, no name or time in the header: the same bytes every build)."""
+        path.with_name(f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
 
     def copy_wheels(self, files: list[Path], lists: dict[str, list[str]], dest: Path) -> None:
         """Make `dest` hold exactly these wheels and lists (a wheel dropped from an option goes)."""
