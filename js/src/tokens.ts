@@ -78,7 +78,7 @@ export interface IKernelSettings {
    */
   packagesUrl: string;
   /**
-   * Package indexes (PEP 503/691 simple API: `https://pypi.org/simple`, a private one) where
+   * Package indexes (PEP 503/691 simple API, given by URL: a public or a private one) where
    * `%pip install` finds pure-Python wheels the site does not ship (with micropip); [] (default):
    * none, the site stays offline.
    */
