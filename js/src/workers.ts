@@ -78,8 +78,20 @@ export class WorkerPool {
 }
 
 /**
- * The `prestart` setting: start a spare worker with the page when the page is likely to use
- * one of our kernels (named by `ours`).
+ * The `prestart` setting, as soon as the page loads: start a spare worker if the page names one
+ * of our kernels (`ours`); whether it did.
+ */
+export function prestartForPage(ours: string[], pool: WorkerPool): boolean {
+  if (!ours.includes(wantedKernel())) {
+    return false;
+  }
+  pool.prestart();
+  return true;
+}
+
+/**
+ * The `prestart` setting, once the plugins are active: start a spare worker when the page is
+ * likely to use one of our kernels (named by `ours`).
  */
 export function prestartIfWanted(
   app: JupyterFrontEnd,
@@ -87,8 +99,7 @@ export function prestartIfWanted(
   ours: string[],
   pool: WorkerPool
 ): void {
-  if (ours.includes(wantedKernel())) {
-    pool.prestart();
+  if (prestartForPage(ours, pool)) {
     return;
   }
   // Once every plugin is active, every kernel is registered: then decide.

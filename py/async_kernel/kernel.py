@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import aiologic
@@ -167,7 +167,17 @@ def _describe(msg: Any) -> str:
     return f"msg_type {shown[0]}, msg_id {shown[1]}"
 
 
+@cache
 def _ipython_version() -> str:
+    """IPython's version for the banner: the module's once it is imported, else its metadata's.
+
+    Reading the metadata lists every folder of ``sys.path``, the current one included: in the
+    browser that is the JupyterLite drive, one request per file. Without IPython imported (a
+    ``kernel_info_request`` before the shell is attached), importing it just for this is slower.
+    """
+    imported = getattr(sys.modules.get("IPython"), "__version__", None)  # None while importing
+    if isinstance(imported, str):
+        return imported
     from importlib.metadata import PackageNotFoundError, version  # slow to import: only when asked
 
     try:

@@ -3,7 +3,7 @@
  * it starts from the site's Python memory snapshot (async_kernel/jupyterlite/snapshot.mjs); a snapshot that cannot
  * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
-import { expect, openNotebook, showLogConsole, test } from './fixtures';
+import { expect, isIsolated, openNotebook, showLogConsole, test } from './fixtures';
 import type { Notebook } from './fixtures';
 import type { BrowserContext, Page, Worker } from '@playwright/test';
 
@@ -112,6 +112,48 @@ test("the worker downloads Pyodide's runtime files gzipped", async ({ page, cont
     expect(requests(`${name}.gz`), name).toBeGreaterThan(0);
     expect(requests(name), name).toBe(0);
   }
+});
+
+test('the wasm downloads once, before the snapshot, and compiles meanwhile', async ({
+  page,
+  context
+}) => {
+  const paths: string[] = [];
+  context.on('request', request => {
+    if (!request.serviceWorker()) paths.push(new URL(request.url()).pathname); // not its fetches too
+  });
+  const notebook = await openNotebook(page);
+  const cell = await notebook.run('print("compiled", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('compiled 42');
+  const wasm = paths.filter(path => path.endsWith('/pyodide.asm.wasm.gz'));
+  expect(wasm).toHaveLength(1); // Pyodide's own fetch got the module compiled meanwhile
+  const order = (name: string): number => paths.findIndex(path => path.endsWith(`/${name}`));
+  expect(order('pyodide.asm.wasm.gz')).toBeLessThan(order('kernel.snapshot.gz'));
+});
+
+test("the kernel's start and first cells do not list the drive", async ({ page }, testInfo) => {
+  test.skip(
+    isIsolated(testInfo.project.name),
+    'isolated pages reach the drive through SharedArrayBuffer, not through the service worker'
+  );
+  // the service worker hands the worker's drive requests to the page on this channel
+  await page.addInitScript(() => {
+    const methods: string[] = [];
+    (window as unknown as { driveMethods: string[] }).driveMethods = methods;
+    new BroadcastChannel('/sw-api.v1').onmessage = (event: MessageEvent) => {
+      const message = event.data as { pathname?: string; data?: { method?: string } };
+      if (message.pathname?.includes('/api/drive')) methods.push(message.data?.method ?? '?');
+    };
+  });
+  const methods = (): Promise<string[]> =>
+    page.evaluate(() => (window as unknown as { driveMethods: string[] }).driveMethods);
+  const notebook = await openNotebook(page);
+  let cell = await notebook.run('import os\nprint("in", os.getcwd())');
+  await expect(notebook.output(cell)).toContainText('in /drive');
+  expect(await methods()).not.toContain('readdir'); // listing /drive costs a request per file
+  cell = await notebook.run('print(sorted(os.listdir()))');
+  await expect(notebook.output(cell)).toContainText('.ipynb');
+  expect(await methods()).toContain('readdir'); // (this test sees the drive's requests)
 });
 
 test('a site without the gzipped runtime files serves the plain ones', async ({

@@ -34,6 +34,34 @@ def test_shutdown_request_replies_then_exits(fresh_kernel: KernelHandle):
     assert process.returncode == 0
 
 
+def test_banner_version_lists_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Once IPython is imported, the banner takes its version from it and lists no folder.
+
+    Reading the version from the metadata lists every folder of ``sys.path``: in the browser the
+    current folder is the JupyterLite drive, where that costs a request per file, on every
+    ``kernel_info_request``.
+    """
+    import IPython
+    from async_kernel import kernel as kernel_module
+
+    listed: list[str] = []
+    recording = True
+
+    def record(event: str, args: tuple[object, ...]) -> None:
+        if recording and event in ("os.listdir", "os.scandir"):
+            listed.append(str(args[0]))
+
+    sys.addaudithook(record)  # audit hooks cannot be removed: it stops recording below
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kernel_module._ipython_version.cache_clear()
+    try:
+        assert kernel_module._ipython_version() == IPython.__version__
+    finally:
+        recording = False
+        kernel_module._ipython_version.cache_clear()
+    assert str(tmp_path) not in listed
+
+
 def test_comm_info_lists_open_comms(kernel: KernelHandle):
     kernel.execute("import comm\nc = comm.create_comm(target_name='listed')")
     msg_id = kernel.kc.comm_info(target_name="listed")

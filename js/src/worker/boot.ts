@@ -12,9 +12,10 @@ import { importAsmModule, runtimeFromGzip } from './gzip';
 import { importPyodide, mountDrive, pyodideConfig } from './pyodide';
 import { deliverPending, pythonSender } from './relay';
 import type { SendFunction } from './relay';
-import { restoreRuntime, snapshotToUse } from './snapshot';
+import { readManifest, restoreRuntime, snapshotToUse } from './snapshot';
+import type { IRuntimeModules } from './snapshot';
 import type { IPyKernel, WorkerState } from './state';
-import { downloadWheels, fetchWheelLists, installWheels, setupGlue } from './wheels';
+import { downloadWheels, fetchWheelLists, importGlue, installWheels, setupGlue } from './wheels';
 import type { IWheelLists } from './wheels';
 
 /** Python with the kernel's packages, ready to start a kernel. */
@@ -38,25 +39,33 @@ export function beginStart(state: WorkerState, options: IWorkerStart): void {
 }
 
 async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> {
-  runtimeFromGzip(pyodideConfig(options).indexURL);
+  const config = pyodideConfig(options);
+  runtimeFromGzip(config.indexURL);
+  // Everything the start needs at once: none of these requests waits for another.
+  const runtime: IRuntimeModules = {
+    pyodide: importPyodide(options),
+    asm: importAsmModule(config.indexURL)
+  };
+  runtime.pyodide.catch(() => undefined); // awaited below
+  runtime.asm.catch(() => undefined);
+  const manifest = readManifest(options);
   const lists = await fetchWheelLists(options);
-  const manifest = await snapshotToUse(options, lists);
+  const usable = await snapshotToUse(await manifest, lists);
   state.progress(
     'loading-pyodide',
-    manifest
+    usable
       ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
       : `Loading Pyodide from ${options.pyodideUrl}`
   );
-  const restored = manifest ? await restoreRuntime(state, options, manifest) : undefined;
+  const restored = usable ? await restoreRuntime(state, options, usable, runtime) : undefined;
   if (restored) {
     return { py: restored, lists, fromSnapshot: true };
   }
   // Download the wheels while Pyodide compiles (neither needs the other).
   const downloads = downloadWheels(options, lists);
   downloads.catch(() => undefined); // reported below, after Pyodide
-  const module = await importPyodide(options);
-  const config = pyodideConfig(options);
-  const { default: createPyodideModule } = await importAsmModule(config.indexURL);
+  const module = await runtime.pyodide;
+  const { default: createPyodideModule } = await runtime.asm;
   const py = await module.loadPyodide({ ...config, createPyodideModule });
   state.step = 'installing the kernel wheels';
   installWheels(state, py, await downloads);
@@ -73,10 +82,12 @@ async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
     if (options.interruptBuffer) {
       py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
     }
+    state.step = 'importing the %pip glue';
+    const glue = importGlue(py);
     const cwd = mountDrive(state, py, options);
     const kernel = startKernel(state, booted, cwd, state.boot);
     state.step = 'setting up %pip';
-    setupGlue(py, [...lists.files, ...lists.extra], state.boot);
+    setupGlue(py, glue, [...lists.files, ...lists.extra], state.boot);
     if (options.startupCode.trim()) {
       state.step = 'running the startup code of the site settings';
       await py.runPythonAsync(options.startupCode);

@@ -6,8 +6,9 @@
 import type { PyodideAPI } from 'pyodide';
 
 import type { IWorkerBoot } from '../tokens';
-import { gunzipped, importAsmModule } from './gzip';
-import { importPyodide, pyodideConfig } from './pyodide';
+import { gunzipped } from './gzip';
+import type { IAsmModule } from './gzip';
+import { pyodideConfig } from './pyodide';
 import type { IPyodideModule, PyodideConfig } from './pyodide';
 import type { WorkerState } from './state';
 import type { IWheelLists } from './wheels';
@@ -31,30 +32,23 @@ interface ISnapshotBytes {
   bytes?: Promise<Uint8Array>;
 }
 
+/** The runtime's two modules, imported while the rest of the start downloads. */
+export interface IRuntimeModules {
+  /** `pyodide.mjs` */
+  pyodide: Promise<IPyodideModule>;
+  /** `pyodide.asm.mjs` */
+  asm: Promise<IAsmModule>;
+}
+
 /**
- * The site's snapshot manifest if there is one and it was made from the wheels this kernel
- * installs; otherwise undefined (a plain start), with the reason in the console.
+ * The site's snapshot manifest (`snapshot.json`), or undefined when the site has none, it
+ * cannot be read (the reason goes to the console) or the `snapshotUrl` setting is empty.
  */
-export async function snapshotToUse(
-  options: IWorkerBoot,
-  lists: IWheelLists
-): Promise<ISnapshotManifest | undefined> {
+export async function readManifest(options: IWorkerBoot): Promise<ISnapshotManifest | undefined> {
   if (!options.snapshotUrl) {
     return undefined;
   }
-  const manifest = await readManifest(new URL('snapshot.json', options.snapshotUrl).href);
-  if (manifest && manifest.wheels.join(' ') !== lists.files.join(' ')) {
-    console.warn(
-      'async-kernel: the snapshot was made from other wheels than this kernel installs ' +
-        '(preloadWheels set, or wheels changed without remaking it); starting without it'
-    );
-    return undefined;
-  }
-  return manifest;
-}
-
-/** `snapshot.json`, or undefined when the site has none or it cannot be read. */
-async function readManifest(url: string): Promise<ISnapshotManifest | undefined> {
+  const url = new URL('snapshot.json', options.snapshotUrl).href;
   try {
     const response = await fetch(url);
     if (response.status === 404) {
@@ -70,6 +64,24 @@ async function readManifest(url: string): Promise<ISnapshotManifest | undefined>
     );
     return undefined;
   }
+}
+
+/**
+ * The manifest if the snapshot was made from the wheels this kernel installs; otherwise
+ * undefined (a plain start), with the reason in the console.
+ */
+export function snapshotToUse(
+  manifest: ISnapshotManifest | undefined,
+  lists: IWheelLists
+): ISnapshotManifest | undefined {
+  if (manifest && manifest.wheels.join(' ') !== lists.files.join(' ')) {
+    console.warn(
+      'async-kernel: the snapshot was made from other wheels than this kernel installs ' +
+        '(preloadWheels set, or wheels changed without remaking it); starting without it'
+    );
+    return undefined;
+  }
+  return manifest;
 }
 
 /** Download a gzipped file of the snapshot folder and gunzip it as it arrives. */
@@ -88,18 +100,17 @@ async function fetchGzipped(url: string): Promise<Uint8Array> {
 export async function restoreRuntime(
   state: WorkerState,
   options: IWorkerBoot,
-  manifest: ISnapshotManifest
+  manifest: ISnapshotManifest,
+  runtime: IRuntimeModules
 ): Promise<PyodideAPI | undefined> {
   try {
-    const module = await importPyodide(options);
-    const config = pyodideConfig(options);
     const snapshot: ISnapshotBytes = {
       bytes: fetchGzipped(new URL(manifest.file, options.snapshotUrl).href)
     };
     const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
     snapshot.bytes?.catch(() => undefined); // awaited by loadPyodide
     pack.catch(() => undefined); // awaited below
-    const py = await loadSnapshot(module, config, manifest, snapshot);
+    const py = await loadSnapshot(runtime, pyodideConfig(options), manifest, snapshot);
     state.progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
     writePack(py, await pack);
     if (manifest.rest) {
@@ -125,12 +136,13 @@ export async function restoreRuntime(
 
 /** `loadPyodide` with the snapshot's bytes in place of a fresh start. */
 async function loadSnapshot(
-  module: IPyodideModule,
+  runtime: IRuntimeModules,
   config: PyodideConfig,
   manifest: ISnapshotManifest,
   snapshot: ISnapshotBytes
 ): Promise<PyodideAPI> {
-  const { default: createModule } = await importAsmModule(config.indexURL);
+  const module = await runtime.pyodide;
+  const { default: createModule } = await runtime.asm;
   const py = await module.loadPyodide({
     ...config,
     // Pyodide keeps its config for good: hand it a thenable rather than the promise, so the

@@ -92,26 +92,37 @@ function sitePackages(py: PyodideAPI): string {
   return py.runPython('import site; site.getsitepackages()[0]') as string;
 }
 
+/** The glue module (`_async_kernel_lite`). */
+export type Glue = PyProxy & {
+  setup(
+    files: string[],
+    installFile: (file: string) => void,
+    indexUrls: string[],
+    packagesUrl: string
+  ): void;
+};
+
 /**
- * Install the glue module: `%pip install` takes `files` from the site's wheels, and from the
- * package indexes and the Pyodide distribution the settings name (if any).
+ * Write and import the glue module. Before the drive is mounted: an import walks `sys.path`,
+ * whose first entry is the current folder, and listing /drive costs a request per file.
  */
-export function setupGlue(py: PyodideAPI, files: string[], options: IWorkerBoot): void {
+export function importGlue(py: PyodideAPI): Glue {
   py.FS.writeFile(`${sitePackages(py)}/_async_kernel_lite.py`, GLUE_SOURCE);
-  const glue = py.pyimport('_async_kernel_lite') as PyProxy & {
-    setup(
-      files: string[],
-      installFile: (file: string) => void,
-      indexUrls: string[],
-      packagesUrl: string
-    ): void;
-  };
+  return py.pyimport('_async_kernel_lite') as Glue;
+}
+
+/**
+ * Set up `%pip install` (once the kernel's shell exists): it takes `files` from the site's
+ * wheels, and from the package indexes and the Pyodide distribution the settings name (if any).
+ */
+export function setupGlue(py: PyodideAPI, glue: Glue, files: string[], options: IWorkerBoot): void {
   glue.setup(
     files,
     (file: string) => installWheelSync(py, options, file),
     options.pipIndexUrls,
     options.packagesUrl
   );
+  glue.destroy();
 }
 
 /** Download one wheel with a synchronous XHR (allowed in workers) and unpack it. */
