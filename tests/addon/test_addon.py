@@ -8,6 +8,7 @@ folders. The sites these builds make are run in Chromium by tests/e2e (see scrip
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 import subprocess
@@ -78,7 +79,15 @@ def test_an_empty_folder_builds_a_site_with_runtime_wheels_and_snapshot_and_a_re
         assert [i.filename for i in stored.infolist()] == [i.filename for i in npm.infolist()]
         assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
         assert all(stored.read(name) == npm.read(name) for name in npm.namelist())
-    assert json.loads((kernel / "snapshot" / "snapshot.json").read_text())["wheels"] == index
+    manifest = json.loads((kernel / "snapshot" / "snapshot.json").read_text())
+    assert manifest["wheels"] == index
+    # the snapshot file holds the memory's pages that are not all zeros, where the runs say
+    pages = gzip.decompress((kernel / "snapshot" / manifest["file"]).read_bytes())
+    size, runs = manifest["pages"]["size"], manifest["pages"]["runs"]
+    assert len(pages) == size * sum(count for _, count in runs) < manifest["bytes"] / 1.5
+    assert all(any(pages[at : at + size]) for at in range(0, len(pages), size))
+    assert all(first + count < after for (first, count), (after, _) in itertools.pairwise(runs))  # runs are maximal
+    assert (runs[-1][0] + runs[-1][1]) * size <= manifest["bytes"]
     assert (site / "extensions" / "@async-kernel" / "jupyterlite" / "package.json").is_file()
 
     code, log = lite_build(tmp_path)

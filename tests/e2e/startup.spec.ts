@@ -114,6 +114,19 @@ test("the worker downloads Pyodide's runtime files gzipped", async ({ page, cont
   }
 });
 
+test('a start from the snapshot imports no module the snapshot lacks', async ({ page }) => {
+  const warnings: string[] = [];
+  page.on('console', message => {
+    if (message.text().includes('modules the snapshot lacks')) warnings.push(message.text());
+  });
+  const notebook = await openNotebook(page);
+  const cell = await notebook.run('print("started", 6 * 7)');
+  await expect(notebook.output(cell)).toContainText('started 42');
+  const log = await showLogConsole(page);
+  await expect(log).toContainText('from the snapshot');
+  expect(warnings).toEqual([]); // each such module is read and compiled at every start
+});
+
 test('the wasm downloads once, before the snapshot, and compiles meanwhile', async ({
   page,
   context

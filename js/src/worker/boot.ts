@@ -15,7 +15,14 @@ import type { SendFunction } from './relay';
 import { readManifest, restoreRuntime, snapshotToUse } from './snapshot';
 import type { IRuntimeModules } from './snapshot';
 import type { IPyKernel, WorkerState } from './state';
-import { downloadWheels, fetchWheelLists, importGlue, installWheels, setupGlue } from './wheels';
+import {
+  downloadWheels,
+  fetchWheelLists,
+  GLUE_MODULE,
+  importGlue,
+  installWheels,
+  setupGlue
+} from './wheels';
 import type { IWheelLists } from './wheels';
 
 /** Python with the kernel's packages, ready to start a kernel. */
@@ -23,6 +30,8 @@ export interface IBooted {
   py: PyodideAPI;
   lists: IWheelLists;
   fromSnapshot: boolean;
+  /** From the snapshot: the modules it holds. */
+  modules?: Set<string>;
 }
 
 /** The `boot` message: start loading Python (failures are reported by the `start` step). */
@@ -59,7 +68,7 @@ async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> 
   );
   const restored = usable ? await restoreRuntime(state, options, usable, runtime) : undefined;
   if (restored) {
-    return { py: restored, lists, fromSnapshot: true };
+    return { py: restored, lists, fromSnapshot: true, modules: moduleNames(restored) };
   }
   // Download the wheels while Pyodide compiles (neither needs the other).
   const downloads = downloadWheels(options, lists);
@@ -92,6 +101,7 @@ async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
       state.step = 'running the startup code of the site settings';
       await py.runPythonAsync(options.startupCode);
     }
+    warnImportsOutsideSnapshot(booted);
     reportReady(state, booted);
     // Only now do new messages go straight to the kernel: the queued ones first, in order.
     state.py = py;
@@ -131,6 +141,39 @@ function startKernel(
   const kernel = host.start(pythonSender(state), settings);
   settings.destroy();
   return kernel;
+}
+
+/** Pyodide's own modules, made from JavaScript objects (nothing to read or compile). */
+const PYODIDE_MODULE = /^(js|pyodide_js)$/;
+
+/** The names in `sys.modules` (read without touching the user's namespace). */
+function moduleNames(py: PyodideAPI): Set<string> {
+  const scope = py.toPy({}) as PyProxy;
+  const names = py.runPython('import sys; list(sys.modules)', { globals: scope }) as PyProxy;
+  const result = new Set<string>(names.toJs() as string[]);
+  names.destroy();
+  scope.destroy();
+  return result;
+}
+
+/**
+ * A start from the snapshot should import nothing more: each module it lacks is read from the
+ * file system and compiled under wasm, at every start. Say which ones did, for whoever makes
+ * the snapshot (async_kernel/jupyterlite/snapshot.mjs) import them.
+ */
+function warnImportsOutsideSnapshot(booted: IBooted): void {
+  if (!booted.modules) {
+    return;
+  }
+  const snapshot = booted.modules;
+  const added = [...moduleNames(booted.py)].filter(
+    name => !snapshot.has(name) && name !== GLUE_MODULE && !PYODIDE_MODULE.test(name)
+  );
+  if (added.length) {
+    console.warn(
+      `async-kernel: the start imported ${added.length} modules the snapshot lacks: ${added.join(', ')}`
+    );
+  }
 }
 
 function reportReady(state: WorkerState, booted: IBooted): void {

@@ -23,6 +23,11 @@ export interface ISnapshotManifest {
   pyodideVersion: string;
   /** Size of the wasm memory the snapshot holds. */
   bytes: number;
+  /**
+   * Where the file's bytes go in that memory: it holds only the pages that are not all zeros, one
+   * after another, and `runs` lists them as [first page, number of pages].
+   */
+  pages: { size: number; runs: [number, number][] };
   /** The wheels whose modules it imported and files it packed, in install order. */
   wheels: string[];
 }
@@ -94,6 +99,47 @@ async function fetchGzipped(url: string): Promise<Uint8Array> {
 }
 
 /**
+ * Download the snapshot and put its pages in place, as they arrive, in zeroed memory of the
+ * snapshot's size (its file holds no page of zeros: see ISnapshotManifest.pages).
+ */
+async function fetchSnapshot(url: string, manifest: ISnapshotManifest): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`cannot download ${url} (HTTP ${response.status})`);
+  }
+  const memory = new Uint8Array(manifest.bytes);
+  const { size, runs } = manifest.pages;
+  const ranges = runs.map(([first, count]) => [
+    first * size,
+    Math.min((first + count) * size, manifest.bytes)
+  ]);
+  let range = 0;
+  let at = ranges[0]?.[0] ?? 0;
+  const reader = gunzipped(response).getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    const bytes = chunk.value;
+    for (let offset = 0; offset < bytes.length;) {
+      if (range === ranges.length) {
+        throw new Error(`${url} holds more than the pages snapshot.json lists`);
+      }
+      const end = ranges[range][1];
+      const count = Math.min(end - at, bytes.length - offset);
+      memory.set(bytes.subarray(offset, offset + count), at);
+      at += count;
+      offset += count;
+      if (at === end) {
+        range += 1;
+        at = ranges[range]?.[0] ?? 0;
+      }
+    }
+  }
+  if (range !== ranges.length) {
+    throw new Error(`${url} holds fewer than the pages snapshot.json lists`);
+  }
+  return memory;
+}
+
+/**
  * Start Pyodide from the site's memory snapshot (the kernel's modules already imported). Any
  * failure is logged and answered with undefined: the caller then starts Pyodide the plain way.
  */
@@ -105,7 +151,7 @@ export async function restoreRuntime(
 ): Promise<PyodideAPI | undefined> {
   try {
     const snapshot: ISnapshotBytes = {
-      bytes: fetchGzipped(new URL(manifest.file, options.snapshotUrl).href)
+      bytes: fetchSnapshot(new URL(manifest.file, options.snapshotUrl).href, manifest)
     };
     const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
     snapshot.bytes?.catch(() => undefined); // awaited by loadPyodide

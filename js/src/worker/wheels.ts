@@ -92,7 +92,10 @@ function sitePackages(py: PyodideAPI): string {
   return py.runPython('import site; site.getsitepackages()[0]') as string;
 }
 
-/** The glue module (`_async_kernel_lite`). */
+/** The glue module's name: it is written at every start (the snapshot does not hold it). */
+export const GLUE_MODULE = '_async_kernel_lite';
+
+/** The glue module. */
 export type Glue = PyProxy & {
   setup(
     files: string[],
@@ -107,8 +110,8 @@ export type Glue = PyProxy & {
  * whose first entry is the current folder, and listing /drive costs a request per file.
  */
 export function importGlue(py: PyodideAPI): Glue {
-  py.FS.writeFile(`${sitePackages(py)}/_async_kernel_lite.py`, GLUE_SOURCE);
-  return py.pyimport('_async_kernel_lite') as Glue;
+  py.FS.writeFile(`${sitePackages(py)}/${GLUE_MODULE}.py`, GLUE_SOURCE);
+  return py.pyimport(GLUE_MODULE) as Glue;
 }
 
 /**
