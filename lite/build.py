@@ -37,7 +37,7 @@ EXTRA_WHEELS = BUILD / "extra-wheels"
 EXTRA_REQUIREMENTS = LITE / "extra-requirements.txt"
 #: What the project's wheel is built from (scripts/browser_runtime.py skips unchanged steps itself).
 WHEEL_INPUTS = (
-    "py", "pyproject.toml", "hatch_build.py", "scripts/browser_runtime.py", "js/src", "js/py", "js/schema",
+    "py", "pyproject.toml", "hatch_build.py", "scripts/browser_runtime.py", "js/src", "js/schema",
     "js/style", "js/package.json", "js/webpack.config.js", "tsconfig.json", "package.json", "package-lock.json",
 )  # fmt: skip
 

@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/python-env.sh
 echo "== ruff"
-.venv/bin/ruff check py tests bench lite js/py hatch_build.py scripts docs
-.venv/bin/ruff format --check py tests bench lite js/py hatch_build.py scripts docs
+.venv/bin/ruff check py tests bench lite hatch_build.py scripts docs
+.venv/bin/ruff format --check py tests bench lite hatch_build.py scripts docs
 echo "== native kernel (pytest)"
 .venv/bin/python -m pytest tests/unit tests/python tests/pyodide -p no:cacheprovider
 echo "== build our site: npm packages, the extension, the wheel, jupyter lite build (lite/build.py)"

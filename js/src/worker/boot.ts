@@ -15,14 +15,7 @@ import type { SendFunction } from './relay';
 import { readManifest, restoreRuntime, snapshotToUse } from './snapshot';
 import type { IRuntimeModules } from './snapshot';
 import type { IPyKernel, WorkerState } from './state';
-import {
-  downloadWheels,
-  fetchWheelLists,
-  GLUE_MODULE,
-  importGlue,
-  installWheels,
-  setupGlue
-} from './wheels';
+import { downloadWheels, fetchWheelLists, importGlue, installWheels, setupGlue } from './wheels';
 import type { IWheelLists } from './wheels';
 
 /** Python with the kernel's packages, ready to start a kernel. */
@@ -167,7 +160,7 @@ function warnImportsOutsideSnapshot(booted: IBooted): void {
   }
   const snapshot = booted.modules;
   const added = [...moduleNames(booted.py)].filter(
-    name => !snapshot.has(name) && name !== GLUE_MODULE && !PYODIDE_MODULE.test(name)
+    name => !snapshot.has(name) && !PYODIDE_MODULE.test(name)
   );
   if (added.length) {
     console.warn(

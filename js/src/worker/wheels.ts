@@ -1,12 +1,11 @@
 /**
  * The kernel's wheels: the lists the site serves, downloading and unpacking them at start,
- * and `%pip install` of the site's extra wheels later (the glue module _async_kernel_lite.py).
+ * and `%pip install` of the site's extra wheels later (async_kernel.hosts.pyodide_pip).
  */
 
 import type { PyodideAPI } from 'pyodide';
 import type { PyProxy } from 'pyodide/ffi';
 
-import GLUE_SOURCE from '../../py/_async_kernel_lite.py';
 import type { IWorkerBoot } from '../tokens';
 import type { WorkerState } from './state';
 
@@ -92,10 +91,7 @@ function sitePackages(py: PyodideAPI): string {
   return py.runPython('import site; site.getsitepackages()[0]') as string;
 }
 
-/** The glue module's name: it is written at every start (the snapshot does not hold it). */
-export const GLUE_MODULE = '_async_kernel_lite';
-
-/** The glue module. */
+/** The glue module (`%pip` in the browser). */
 export type Glue = PyProxy & {
   setup(
     files: string[],
@@ -106,12 +102,12 @@ export type Glue = PyProxy & {
 };
 
 /**
- * Write and import the glue module. Before the drive is mounted: an import walks `sys.path`,
- * whose first entry is the current folder, and listing /drive costs a request per file.
+ * Import the glue module. Before the drive is mounted: on a start without the snapshot, that
+ * import walks `sys.path`, whose first entry is the current folder, and listing /drive costs a
+ * request per file.
  */
 export function importGlue(py: PyodideAPI): Glue {
-  py.FS.writeFile(`${sitePackages(py)}/${GLUE_MODULE}.py`, GLUE_SOURCE);
-  return py.pyimport(GLUE_MODULE) as Glue;
+  return py.pyimport('async_kernel.hosts.pyodide_pip') as Glue;
 }
 
 /**

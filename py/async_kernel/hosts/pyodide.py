@@ -30,7 +30,7 @@ from .. import interrupts
 from ..kernel import Kernel, KernelSettings
 from ..scheduler import Runner
 from ..transports.callback import CallbackTransport, Send
-from . import lazy_files  # noqa: F401 (imported here so that it is in the snapshot: the worker installs it)
+from . import lazy_files, pyodide_pip  # noqa: F401 (imported here so that they are in the snapshot: the worker uses them)
 from .common import capture_output, session, start_shell
 
 if TYPE_CHECKING:

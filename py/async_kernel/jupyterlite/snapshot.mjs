@@ -50,7 +50,7 @@ const PROBE_REQUESTS = [
 ];
 
 // Modules that are Pyodide's own (already in every start) or belong to one process only.
-const SKIP = /^(__main__|_pyodide|pyodide|_async_kernel_lite)(\.|$)/;
+const SKIP = /^(__main__|_pyodide|pyodide)(\.|$)/;
 
 const lap = (t0, what) =>
   console.log(`[snapshot] ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}`);

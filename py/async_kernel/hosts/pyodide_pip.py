@@ -1,7 +1,7 @@
-"""Glue between the JupyterLite worker and async_kernel, run inside Pyodide.
+"""`%pip` in the browser: glue between the JupyterLite worker and async_kernel, run inside Pyodide.
 
-The worker writes this module into site-packages and calls `setup` once the kernel has
-started. It replaces IPython's `%pip` with one that installs the wheels shipped with the site
+The worker calls `setup` once the kernel has started (the memory snapshot holds this module: see
+:mod:`async_kernel.hosts.pyodide`). It replaces IPython's `%pip` with one that installs the wheels shipped with the site
 (offline, the default). A site whose settings name package indexes (`pipIndexUrls`) or a Pyodide
 distribution (`packagesUrl`) also installs from those, with micropip (shipped with the site): then
 `%pip` lines of a cell are awaited, and with `packagesUrl` a cell's imports of that
@@ -171,7 +171,8 @@ def await_pip_lines(lines: list[str]) -> list[str]:
         match = _PIP_LINE.match(line)
         if match:
             ending = "\n" if line.endswith("\n") else ""
-            line = f"{match['indent']}await __import__({__name__!r}).PIP.install({match['args']!r}){ending}"
+            module = f"__import__('sys').modules[{__name__!r}]"
+            line = f"{match['indent']}await {module}.PIP.install({match['args']!r}){ending}"
         out.append(line)
     return out
 
