@@ -76,6 +76,35 @@ def test_interrupt_stops_blocking_and_awaiting_cells(tmp_path: Path, mode: str):
         stop_kernel(handle)
 
 
+#: A cell whose main thread blocks SIGINT, so that the signal lands on another thread: the state a signal that
+#: arrives just before ``time.sleep`` enters its system call leaves behind (Python's handler is due, the sleep is
+#: not woken). Before the kernel woke the main thread for it, the interrupt waited for the 100 s sleep to end.
+SIGINT_ON_ANOTHER_THREAD = """\
+import signal, time
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+try:
+    print('sleeping', flush=True)
+    time.sleep(100)
+finally:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+"""
+
+
+@pytest.mark.parametrize("mode", ["signal", "message"])
+def test_interrupt_wakes_a_sleep_the_signal_did_not_reach(tmp_path: Path, mode: str):
+    handle = start_kernel(tmp_path, interrupt_mode=mode)
+    try:
+        running = handle.kc.execute(SIGINT_ON_ANOTHER_THREAD)
+        handle.wait_for_output(running, "sleeping")
+        handle.km.interrupt_kernel()
+        reply, _ = handle.collect(running, timeout=10)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        reply, _ = handle.execute("'still serving'")
+        assert reply["content"]["status"] == "ok"
+    finally:
+        stop_kernel(handle)
+
+
 def test_input_and_getpass_use_the_stdin_channel(kernel: KernelHandle):
     msg_id = kernel.kc.execute(
         "name = input('name? ')\npw = __import__('getpass').getpass('pw? ')\nprint(name, pw)",

@@ -1,7 +1,8 @@
 """The native host: a process of its own, the ZMQ transport, the main loop on the main thread and the aux
 loop on a helper thread.
 
-It owns the process: SIGINT (both interrupt modes end in it, see :class:`~async_kernel.interrupts.SigintPolicy`),
+It owns the process: SIGINT (both interrupt modes end in it, see :class:`~async_kernel.interrupts.SigintPolicy`;
+:mod:`.signal_wakeup` makes sure it reaches a main thread blocked in a system call),
 ``sys.stdout``/``sys.stderr``, the IPython profile, and a watchdog that ends a shutdown that hangs.
 """
 
@@ -24,6 +25,7 @@ from ..kernel import Kernel, KernelSettings
 from ..scheduler import Runner
 from ..transports.zmq import ZmqTransport
 from .common import capture_output, session, start_shell
+from .signal_wakeup import SignalWakeup
 
 log = logging.getLogger("async_kernel")
 
@@ -52,7 +54,8 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings, host:
         debugger=native_debugger(),
     )
     policy = interrupts.SigintPolicy(partial(main.call_soon, kernel.interrupt))
-    interrupts.install_sigint_handler(policy)
+    wakeup = SignalWakeup()
+    interrupts.install_sigint_handler(wakeup.decide(policy))
     transport.start(kernel.receive, kernel.session)
     aux_thread = threading.Thread(target=anyio.run, args=(aux.run,), name="async-kernel-aux", daemon=True)
     aux_thread.start()
@@ -63,16 +66,24 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings, host:
     policy.arm(KernelShell.run_code.__code__)
     start_shell(kernel)
     try:
-        if host is None:
-            anyio.run(main.run, backend=settings.backend)
-        else:
-            from .gui import run_hosted
-
-            run_hosted(host, main.run, settings.backend)
+        _run_main(main, wakeup, settings.backend, host)
     finally:
         kernel.flush_streams()
         transport.close()
         aux_thread.join(1.0)
+
+
+def _run_main(main: Runner, wakeup: SignalWakeup, backend: str, host: str | None) -> None:
+    async def serve() -> None:
+        with wakeup.installed():  # inside the loop: trio takes the wakeup fd as it starts; the watch passes it on
+            await main.run()
+
+    if host is None:
+        anyio.run(serve, backend=backend)
+    else:
+        from .gui import run_hosted
+
+        run_hosted(host, serve, backend)
 
 
 class ThreadSubshells:
