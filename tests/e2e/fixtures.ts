@@ -75,11 +75,34 @@ export class Notebook {
       .first();
   }
 
-  /** Restart from the toolbar and wait until the new kernel is idle. */
+  /**
+   * Restart from the toolbar and wait until the new kernel is idle. The status bar leaves "Idle"
+   * for as little as one frame when the new kernel takes a worker that is already loaded: a
+   * MutationObserver, not a polling locator, sees it.
+   */
   async restart(): Promise<void> {
+    await this.page.evaluate(() => {
+      const bar = document.querySelector('.jp-StatusBar-Widget');
+      const seen = window as unknown as { restartSeen?: boolean };
+      seen.restartSeen = false;
+      const observer = new MutationObserver(() => {
+        const text = bar?.textContent ?? '';
+        if (/Python \(async\) \| (?!Idle)/.test(text)) {
+          seen.restartSeen = true;
+          observer.disconnect();
+        }
+      });
+      observer.observe(bar ?? document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true
+      });
+    });
     await this.toolbarButton('restart').click();
     await this.page.locator('.jp-Dialog .jp-mod-accept').click();
-    await expect(this.status('Idle')).toBeHidden();
+    await expect
+      .poll(() => this.page.evaluate(() => (window as { restartSeen?: boolean }).restartSeen))
+      .toBe(true);
     await this.waitIdle();
   }
 }

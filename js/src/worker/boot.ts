@@ -12,7 +12,7 @@ import { importAsmModule, runtimeFromGzip } from './gzip';
 import { importPyodide, mountDrive, pyodideConfig } from './pyodide';
 import { deliverPending, pythonSender } from './relay';
 import type { SendFunction } from './relay';
-import { readManifest, restoreRuntime, snapshotToUse } from './snapshot';
+import { beginSnapshotDownload, readManifest, restoreRuntime, snapshotToUse } from './snapshot';
 import type { IRuntimeModules } from './snapshot';
 import type { IPyKernel, WorkerState } from './state';
 import { downloadWheels, fetchWheelLists, importGlue, installWheels, setupGlue } from './wheels';
@@ -42,7 +42,11 @@ export function beginStart(state: WorkerState, options: IWorkerStart): void {
 
 async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> {
   const config = pyodideConfig(options);
-  runtimeFromGzip(config.indexURL);
+  // Pyodide reads the standard library, and the lock file unless the settings give it another.
+  runtimeFromGzip(config.indexURL, [
+    'python_stdlib.zip',
+    ...(config.lockFileContents ? [] : ['pyodide-lock.json'])
+  ]);
   // Everything the start needs at once: none of these requests waits for another.
   const runtime: IRuntimeModules = {
     pyodide: importPyodide(options),
@@ -51,15 +55,21 @@ async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> 
   runtime.pyodide.catch(() => undefined); // awaited below
   runtime.asm.catch(() => undefined);
   const manifest = readManifest(options);
+  const download = beginSnapshotDownload(options);
   const lists = await fetchWheelLists(options);
-  const usable = await snapshotToUse(await manifest, lists);
+  const usable = snapshotToUse(await manifest, lists);
+  if (!usable) {
+    download?.cancel();
+  }
   state.progress(
     'loading-pyodide',
     usable
       ? `Restoring Python from the site's snapshot (${options.snapshotUrl})`
       : `Loading Pyodide from ${options.pyodideUrl}`
   );
-  const restored = usable ? await restoreRuntime(state, options, usable, runtime) : undefined;
+  const restored = usable
+    ? await restoreRuntime(state, options, usable, runtime, download)
+    : undefined;
   if (restored) {
     return { py: restored, lists, fromSnapshot: true, modules: moduleNames(restored) };
   }

@@ -32,14 +32,15 @@ const WASM = 'pyodide.asm.wasm';
 /**
  * Answer this worker's fetches of the GZIPPED files of `indexURL` from their `.gz` files,
  * gunzipped as they download; a site without the .gz files (one not built by the addon) gets the
- * plain ones. Other fetches are left alone.
+ * plain ones. Other fetches are left alone. The `early` ones among them are fetched and gunzipped
+ * from now on: Pyodide asks for them only once it starts, and then waits for them.
  *
  * And compile Pyodide's wasm (9.6 MB, 3.5 MB gzipped) from now on, while the rest of the start
  * downloads: Pyodide itself fetches and compiles it only once the snapshot is in, and then the
  * two would run one after the other. Its fetch of the wasm gets a stand-in response, which
  * `WebAssembly.instantiateStreaming` (wrapped here) answers with the module compiled meanwhile.
  */
-export function runtimeFromGzip(indexURL: string): void {
+export function runtimeFromGzip(indexURL: string, early: string[]): void {
   const base = new URL(indexURL, self.location.href);
   const types = new Map(
     Object.entries(GZIPPED).map(([name, type]) => [new URL(name, base).href, type])
@@ -53,6 +54,19 @@ export function runtimeFromGzip(indexURL: string): void {
     }
     return new Response(gunzipped(gz), { headers: { 'Content-Type': type } });
   };
+  const prefetched = new Map<string, Promise<Response>>();
+  for (const name of early) {
+    const url = new URL(name, base).href;
+    const type = types.get(url) ?? 'application/octet-stream';
+    const body = fetchGzipped(url, type).then(async response => {
+      if (!response.ok) {
+        return response; // Pyodide reports it
+      }
+      return new Response(await response.arrayBuffer(), { headers: { 'Content-Type': type } });
+    });
+    body.catch(() => undefined); // Pyodide's fetch of it reports it
+    prefetched.set(url, body);
+  }
   const compiled = WebAssembly.compileStreaming(fetchGzipped(wasmUrl, 'application/wasm'));
   compiled.catch(() => undefined); // Pyodide's instantiation reports it
   const standIns = new WeakSet<Response>();
@@ -62,6 +76,11 @@ export function runtimeFromGzip(indexURL: string): void {
       const standIn = new Response(null, { headers: { 'Content-Type': 'application/wasm' } });
       standIns.add(standIn);
       return standIn;
+    }
+    const early = prefetched.get(url.href);
+    if (early) {
+      prefetched.delete(url.href); // a second fetch of it downloads it again
+      return early;
     }
     const type = types.get(url.href);
     return type === undefined ? plainFetch(input, init) : fetchGzipped(url.href, type, init);

@@ -32,9 +32,23 @@ export interface ISnapshotManifest {
   wheels: string[];
 }
 
-/** The snapshot's bytes while they download; dropped once they are in the wasm memory. */
-interface ISnapshotBytes {
-  bytes?: Promise<Uint8Array>;
+/** The file the snapshot's manifest names, as async_kernel/jupyterlite/snapshot.mjs writes it. */
+const SNAPSHOT_FILE = 'kernel.snapshot.gz';
+
+/**
+ * The snapshot's download, started with the boot, before its manifest is read (the manifest
+ * and the wheel lists take a while when the worker is busy compiling the wasm).
+ */
+export interface ISnapshotDownload {
+  url: string;
+  response: Promise<Response>;
+  /** Give up the download (a start without the snapshot, or it names another file). */
+  cancel(): void;
+}
+
+/** The snapshot's memory while it fills; dropped once Pyodide has it in the wasm memory. */
+interface ISnapshotMemory {
+  memory?: Uint8Array;
 }
 
 /** The runtime's two modules, imported while the rest of the start downloads. */
@@ -89,6 +103,18 @@ export function snapshotToUse(
   return manifest;
 }
 
+/** Start downloading the snapshot, if the site has a snapshot folder. */
+export function beginSnapshotDownload(options: IWorkerBoot): ISnapshotDownload | undefined {
+  if (!options.snapshotUrl) {
+    return undefined;
+  }
+  const url = new URL(SNAPSHOT_FILE, options.snapshotUrl).href;
+  const controller = new AbortController();
+  const response = fetch(url, { signal: controller.signal });
+  response.catch(() => undefined); // awaited by fillSnapshot, or given up
+  return { url, response, cancel: () => controller.abort() };
+}
+
 /** Download a gzipped file of the snapshot folder and gunzip it as it arrives. */
 async function fetchGzipped(url: string): Promise<Uint8Array> {
   const response = await fetch(url);
@@ -99,15 +125,23 @@ async function fetchGzipped(url: string): Promise<Uint8Array> {
 }
 
 /**
- * Download the snapshot and put its pages in place, as they arrive, in zeroed memory of the
- * snapshot's size (its file holds no page of zeros: see ISnapshotManifest.pages).
+ * Put the snapshot's pages in place as they download, in `memory` (zeroed, of the snapshot's
+ * size: its file holds no page of zeros, see ISnapshotManifest.pages).
  */
-async function fetchSnapshot(url: string, manifest: ISnapshotManifest): Promise<Uint8Array> {
-  const response = await fetch(url);
+async function fillSnapshot(
+  memory: Uint8Array,
+  manifest: ISnapshotManifest,
+  url: string,
+  download: ISnapshotDownload | undefined
+): Promise<void> {
+  const speculated = download?.url === url;
+  if (download && !speculated) {
+    download.cancel(); // the manifest names another file
+  }
+  const response = await (download && speculated ? download.response : fetch(url));
   if (!response.ok) {
     throw new Error(`cannot download ${url} (HTTP ${response.status})`);
   }
-  const memory = new Uint8Array(manifest.bytes);
   const { size, runs } = manifest.pages;
   const ranges = runs.map(([first, count]) => [
     first * size,
@@ -136,7 +170,6 @@ async function fetchSnapshot(url: string, manifest: ISnapshotManifest): Promise<
   if (range !== ranges.length) {
     throw new Error(`${url} holds fewer than the pages snapshot.json lists`);
   }
-  return memory;
 }
 
 /**
@@ -147,16 +180,18 @@ export async function restoreRuntime(
   state: WorkerState,
   options: IWorkerBoot,
   manifest: ISnapshotManifest,
-  runtime: IRuntimeModules
+  runtime: IRuntimeModules,
+  download: ISnapshotDownload | undefined
 ): Promise<PyodideAPI | undefined> {
   try {
-    const snapshot: ISnapshotBytes = {
-      bytes: fetchSnapshot(new URL(manifest.file, options.snapshotUrl).href, manifest)
-    };
+    const memory = new Uint8Array(manifest.bytes);
+    const snapshot: ISnapshotMemory = { memory };
+    const url = new URL(manifest.file, options.snapshotUrl).href;
+    const filled = fillSnapshot(memory, manifest, url, download);
     const pack = fetchGzipped(new URL(manifest.pack, options.snapshotUrl).href);
-    snapshot.bytes?.catch(() => undefined); // awaited by loadPyodide
+    filled.catch(() => undefined); // awaited by loadPyodide
     pack.catch(() => undefined); // awaited below
-    const py = await loadSnapshot(runtime, pyodideConfig(options), manifest, snapshot);
+    const py = await loadSnapshot(runtime, pyodideConfig(options), manifest, snapshot, filled);
     state.progress('installing-packages', `Writing the files of ${manifest.wheels.length} wheels`);
     writePack(py, await pack);
     if (manifest.rest) {
@@ -180,31 +215,38 @@ export async function restoreRuntime(
   }
 }
 
-/** `loadPyodide` with the snapshot's bytes in place of a fresh start. */
+/**
+ * `loadPyodide` with the snapshot's memory in place of a fresh start. Pyodide waits for the
+ * snapshot only to learn its size before it makes its wasm module (~0.2 s of JavaScript and wasm
+ * set-up): it gets the memory while it still fills, and the module, once made, waits for
+ * `filled` before Pyodide copies the memory in.
+ */
 async function loadSnapshot(
   runtime: IRuntimeModules,
   config: PyodideConfig,
   manifest: ISnapshotManifest,
-  snapshot: ISnapshotBytes
+  snapshot: ISnapshotMemory,
+  filled: Promise<void>
 ): Promise<PyodideAPI> {
   const module = await runtime.pyodide;
   const { default: createModule } = await runtime.asm;
   const py = await module.loadPyodide({
     ...config,
-    // Pyodide keeps its config for good: hand it a thenable rather than the promise, so the
-    // snapshot's bytes (~55 MB) can be freed once they are in the wasm memory.
+    // Pyodide keeps its config for good: hand it a thenable rather than the memory, so the
+    // snapshot's memory (~55 MB) can be freed once it is in the wasm memory.
     _loadSnapshot: {
-      then: (...args: Parameters<Promise<Uint8Array>['then']>) => snapshot.bytes?.then(...args)
+      then: (resolve: (memory?: Uint8Array) => void) => resolve(snapshot.memory)
     },
     // Pyodide copies the snapshot into the wasm memory as it is, and that memory starts
     // smaller: grow it first.
     createPyodideModule: async (settings: object) => {
       const wasm = await createModule(settings);
       wasm.growMemory(manifest.bytes);
+      await filled;
       return wasm;
     }
   });
-  snapshot.bytes = undefined;
+  snapshot.memory = undefined;
   return py;
 }
 
