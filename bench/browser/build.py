@@ -18,6 +18,8 @@ A benchmark fixture, not a product: the output goes to bench/browser/_output (gi
    goes to `pypi/` (piplite's local index); the PyPI fallback is disabled.
 4. Plain `jupyter lite build`: our addon puts our runtime, wheels and snapshot into the site,
    as in any user's build.
+5. Unless $CHROMIUM names a browser, scripts/chromium.sh installs Debian's /usr/bin/chromium, which
+   run.mjs drives.
 """
 
 from __future__ import annotations
@@ -190,6 +192,8 @@ def main(argv: list[str]) -> int:
     run([str(VENV / "bin" / "jupyter"), "lite", "build"], cwd=SITE_SRC, env=env)
     settings = json.loads((OUTPUT / "jupyter-lite.json").read_text())["jupyter-config-data"]["litePluginSettings"]
     log("pyodide-kernel settings: " + json.dumps(settings.get("@jupyterlite/pyodide-kernel-extension:kernel")))
+    if "CHROMIUM" not in os.environ:
+        run([str(ROOT / "scripts" / "chromium.sh")])
     log(f"site ready in {OUTPUT}")
     return 0
 
