@@ -84,28 +84,39 @@ class SigintPolicy:
     """What SIGINT means at the moment it arrives; the host installs it with :func:`install_sigint_handler`.
 
     When a cell's code is running synchronously on the main thread (``time.sleep``, a loop, ``input()``) the
-    signal raises KeyboardInterrupt in it. Otherwise the main loop is idle or a cell is awaiting:
-    ``cancel_awaiting`` is called (it must only queue work), and the awaiting execute is shown as interrupted.
-    Until :meth:`arm` names the code object that runs cells (during start-up) there is nothing to interrupt.
+    signal raises KeyboardInterrupt in it. When the main thread runs a cell but none of its statements (before
+    the first, or between two: IPython compiles each one just before it runs), the interrupt is held for the
+    cell: ``hold`` is called and the cell's next statement raises instead of running. Otherwise the main loop
+    is idle or a cell is awaiting: ``cancel_awaiting`` is called (it must only queue work; it is called for a
+    held interrupt too, in case the cell awaits before its next statement), and the awaiting execute is shown
+    as interrupted.
+    Until :meth:`arm` names the code objects that run cells (during start-up) there is nothing to interrupt.
     Safe at any moment: it imports nothing.
     """
 
     def __init__(self, cancel_awaiting: Callable[[], None]) -> None:
         self._cancel_awaiting = cancel_awaiting
-        self._cell_runner: CodeType | None = None
+        self._armed: tuple[CodeType, CodeType, Callable[[], None]] | None = None
 
-    def arm(self, cell_runner: CodeType) -> None:
-        """From now on, a frame running ``cell_runner`` (``InteractiveShell.run_code``) means "in a cell"."""
-        self._cell_runner = cell_runner
+    def arm(self, statement: CodeType, cell: CodeType, hold: Callable[[], None]) -> None:
+        """From now on, a frame running ``statement`` (the shell's ``run_code``) means "in a cell's code", and
+        one running ``cell`` (the shell's ``run``) without it means "in a cell, not in a statement"."""
+        self._armed = (statement, cell, hold)
 
     def __call__(self, frame: FrameType | None) -> bool:
         """Return True if the handler should raise KeyboardInterrupt in ``frame``."""
-        cell_runner = self._cell_runner
-        if cell_runner is None:
+        armed = self._armed
+        if armed is None:
             return False
+        statement, cell, hold = armed
+        in_cell = False
         while frame is not None:
-            if frame.f_code is cell_runner:
+            code = frame.f_code
+            if code is statement:
                 return True
+            in_cell = in_cell or code is cell
             frame = frame.f_back
+        if in_cell:
+            hold()
         self._cancel_awaiting()
         return False

@@ -12,10 +12,11 @@ import getpass
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from pathlib import Path
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import page, payloadpage
@@ -143,6 +144,8 @@ class KernelShell(InteractiveShell):
         self.displayhook.publisher = publisher
         self.display_pub.publisher = publisher
         self.interrupted = False
+        #: the thread whose running cell an interrupt is held for (see :meth:`hold_interrupt`)
+        self._interrupt_held_for: int | None = None
         self.last_traceback: list[str] = []
         #: Awaited with each cell's transformed code before it runs (the browser host loads the
         #: Pyodide packages a cell imports); an exception is the cell's error.
@@ -250,6 +253,8 @@ class KernelShell(InteractiveShell):
     # -- running cells ------------------------------------------------------------------------------
     async def run(self, cell: Cell) -> Outcome:
         """Run ``cell`` on the caller's event loop; the outcome knows its ``execute_reply``."""
+        if self._interrupt_held_for == threading.get_ident():
+            self._interrupt_held_for = None  # held for a cell of this thread that had no statement left
         token = allow_stdin.set(cell.allow_stdin)
         try:
             result = await self.run_cell_concurrently(
@@ -266,6 +271,25 @@ class KernelShell(InteractiveShell):
             return Outcome(count, payload=self.payload_manager.read_payload(), user_expressions=expressions)
         finally:
             self.payload_manager.clear_payload()
+
+    def hold_interrupt(self) -> None:
+        """SIGINT arrived while this thread runs a cell but none of its statements: the next statement of the
+        cell raises KeyboardInterrupt instead of running (see :class:`~async_kernel.interrupts.SigintPolicy`).
+        Called from the SIGINT handler; an interrupt is never held for a later cell."""
+        self._interrupt_held_for = threading.get_ident()
+
+    async def run_code(
+        self, code_obj: CodeType, result: ExecutionResult | None = None, *, async_: bool = False
+    ) -> bool:
+        """Run one statement of a cell (IPython's ``run_code``), unless an interrupt is held for the cell."""
+        if self._interrupt_held_for == threading.get_ident():
+            self._interrupt_held_for = None
+            interrupt = KeyboardInterrupt()
+            if result is not None:
+                result.error_in_exec = interrupt
+            self.showtraceback((KeyboardInterrupt, interrupt, None))
+            return True  # as for any error: the cell's remaining statements do not run
+        return await super().run_code(code_obj, result, async_=async_)
 
     def interrupt(self) -> None:
         """The awaiting cells are being cancelled by an interrupt: show that as KeyboardInterrupt."""

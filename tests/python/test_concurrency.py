@@ -105,6 +105,43 @@ def test_interrupt_wakes_a_sleep_the_signal_did_not_reach(tmp_path: Path, mode: 
         stop_kernel(handle)
 
 
+#: A cell that makes the shell's next statement wait 2 s before it runs: the interrupt arrives between two
+#: statements, where IPython compiles the next one (a SIGINT right after a statement that printed lands there
+#: on a loaded machine). Before the kernel held it for the cell, it was taken for an idle kernel's and the cell
+#: slept its 100 s (1 run in ~20 under load, in CI too).
+BETWEEN_STATEMENTS = """\
+import time
+shell = get_ipython()
+run_code = shell.run_code
+async def between(*args, **kwargs):
+    del shell.run_code
+    print('between statements', flush=True)
+    time.sleep(2)
+    return await run_code(*args, **kwargs)
+shell.run_code = between
+time.sleep(100)
+print('not reached')
+"""
+
+
+@pytest.mark.parametrize("mode", ["signal", "message"])
+def test_an_interrupt_between_two_statements_stops_the_cell(tmp_path: Path, mode: str):
+    handle = start_kernel(tmp_path, interrupt_mode=mode)
+    try:
+        running = handle.kc.execute(BETWEEN_STATEMENTS)
+        handle.wait_for_output(running, "between statements")
+        handle.km.interrupt_kernel()
+        reply, iopub = handle.collect(running, timeout=10)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert [m["content"]["ename"] for m in iopub if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+        assert "not reached" not in stream_text(iopub)
+        reply, iopub = handle.execute("import time\ntime.sleep(0.01)\nprint('next cell')")
+        assert reply["content"]["status"] == "ok"  # the interrupt was held for that cell only
+        assert stream_text(iopub) == "next cell\n"
+    finally:
+        stop_kernel(handle)
+
+
 def test_input_and_getpass_use_the_stdin_channel(kernel: KernelHandle):
     msg_id = kernel.kc.execute(
         "name = input('name? ')\npw = __import__('getpass').getpass('pw? ')\nprint(name, pw)",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
+from collections.abc import Callable
 
 import pytest
 from async_kernel import interrupts
@@ -156,3 +158,23 @@ def test_an_error_in_decide_is_logged_not_raised(caplog):
     with caplog.at_level(logging.ERROR, "async_kernel"):
         signal.raise_signal(signal.SIGINT)
     assert "decide failed" in caplog.text
+
+
+def test_the_policy_raises_in_a_statement_holds_between_statements_and_cancels_otherwise():
+    calls: list[str] = []
+    policy = interrupts.SigintPolicy(lambda: calls.append("cancel"))
+
+    def statement() -> bool:
+        return policy(sys._getframe())
+
+    def outside_statements() -> bool:
+        return policy(sys._getframe())
+
+    def cell(step: Callable[[], bool]) -> bool:
+        return step()
+
+    assert cell(statement) is False and calls == []  # not armed yet: start-up
+    policy.arm(statement.__code__, cell.__code__, lambda: calls.append("hold"))
+    assert cell(statement) is True and calls == []
+    assert cell(outside_statements) is False and calls == ["hold", "cancel"]
+    assert outside_statements() is False and calls == ["hold", "cancel", "cancel"]  # idle, or a cell awaits

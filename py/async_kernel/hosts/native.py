@@ -63,8 +63,8 @@ def run(connection_file: str | os.PathLike[str], settings: KernelSettings, host:
     capture_output(kernel, aux.call_later)
     from ..shell import KernelShell
 
-    policy.arm(KernelShell.run_code.__code__)
-    start_shell(kernel)
+    shell = start_shell(kernel)
+    policy.arm(KernelShell.run_code.__code__, KernelShell.run.__code__, shell.hold_interrupt)
     try:
         _run_main(main, wakeup, settings.backend, host)
     finally:

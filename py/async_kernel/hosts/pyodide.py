@@ -82,7 +82,7 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> PyodideKernel
     capture_output(kernel, runner.call_later)
     policy = interrupts.SigintPolicy(kernel.interrupt)  # JavaScript's interrupt runs on this very loop
     shell = start_shell(kernel, _configure if sys.platform == "emscripten" else None)
-    policy.arm(type(shell).run_code.__code__)
+    policy.arm(type(shell).run_code.__code__, type(shell).run.__code__, shell.hold_interrupt)
     if sys.platform == "emscripten":  # (under CPython the test runner's own SIGINT handling stays)
         # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
         # cell's code, never in the kernel's, and never inside a critical section.
