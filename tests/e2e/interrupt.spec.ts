@@ -12,21 +12,29 @@ test('the toolbar interrupt button cancels a cell awaiting asyncio.sleep(100)', 
 });
 
 // Synchronous code, stopped through Pyodide's interrupt buffer. Pyodide's own time.sleep cannot
-// be interrupted (it would sleep the whole 100 s): the kernel's waits on that buffer.
+// be interrupted (it would sleep the whole 100 s): the kernel's waits on that buffer. Each cell
+// prints before it blocks: "[*]" shows as soon as the page sends the request, and an interrupt
+// the worker acknowledges before the cell starts finds nothing to stop (as in ipykernel).
 const blocking = [
-  { what: 'stops `while True: pass`', code: 'while True:\n    pass', after: '"still alive"' },
+  {
+    what: 'stops `while True: pass`',
+    code: 'print("looping", flush=True)\nwhile True:\n    pass',
+    marker: 'looping',
+    after: '"still alive"'
+  },
   {
     what: 'wakes `time.sleep(100)` at once',
-    code: 'import time\ntime.sleep(100)',
+    code: 'import time\nprint("sleeping", flush=True)\ntime.sleep(100)',
+    marker: 'sleeping',
     after: 'time.sleep(0.2)\n"still alive"'
   }
 ];
 
-for (const { what, code, after } of blocking) {
+for (const { what, code, marker, after } of blocking) {
   test(`the toolbar interrupt button ${what}`, async ({ notebook }, testInfo) => {
     test.skip(!isIsolated(testInfo.project.name), 'needs SharedArrayBuffer (crossOriginIsolated)');
     const cell = await notebook.run(code);
-    await notebook.waitRunning(cell);
+    await expect(notebook.output(cell)).toContainText(marker);
     await notebook.toolbarButton('interrupt').click();
     await expect(notebook.output(cell)).toContainText('KeyboardInterrupt', { timeout: 20_000 });
     await notebook.waitDone(cell);
