@@ -37,7 +37,10 @@ export default tseslint.config(
   },
   {
     files: ['js/webpack.config.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' }
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
   prettier

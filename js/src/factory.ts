@@ -3,6 +3,7 @@
  * worker from the pool, with the page's stdin and drive options), and the toolbar's interrupt.
  */
 
+import { PageConfig } from '@jupyterlab/coreutils';
 import type { Contents } from '@jupyterlab/services';
 import type { IServiceWorkerManager } from '@jupyterlite/apputils';
 import { DriveContentsProcessor } from '@jupyterlite/services';
@@ -31,7 +32,7 @@ export function kernelFactory(
   factory: IKernelFactoryOptions
 ): (options: IKernel.IOptions) => Promise<IKernel> {
   const { settings, pool, serviceWorker, reporter } = factory;
-  const baseUrl = siteUrl('./');
+  const baseUrl = siteUrl('./', PageConfig.getOption);
   // Isolated pages need no service worker: stdin and /drive go through SharedArrayBuffers.
   const isolated = typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated;
   const drive = isolated

@@ -21,24 +21,20 @@ import { kernelFactory, routeInterrupts } from './factory';
 import { reloadForIsolation } from './isolation';
 import { deliverWithoutDelay, isKernelSocket } from './socket';
 import { ProgressReporter } from './progress';
-import { readSettings, workerBoot } from './settings';
+import { kernelNames, readSettings, workerBoot } from './settings';
 import { KERNEL_NAME, PLUGIN_ID } from './tokens';
-import { prestartForPage, prestartIfWanted, WorkerPool } from './workers';
+import { prestartIfWanted, WorkerPool } from './workers';
 
 /*
- * The page's settings and worker pool exist from when this module loads: with `prestart`, on a
- * page that names our kernel, the spare worker starts loading Python now, before JupyterLab has
- * activated the plugins (measured on a cold visit: 0.1-0.2 s earlier). Not when the extension is
- * disabled, nor when the page may reload for isolation (the plugin decides then).
+ * The page's settings and worker pool exist from when this module loads. The pool takes the
+ * worker the prestart script (prestart.ts) started with the page, if it did: on a page that names
+ * our kernel, unless the extension is disabled or the page may reload for isolation (then the
+ * plugin decides when it activates).
  */
-const settings = readSettings();
-const names = [KERNEL_NAME, ...settings.kernelAliases.filter(name => name !== KERNEL_NAME)];
-const pool = new WorkerPool(workerBoot(settings), settings.spareWorker);
-const prestarted =
-  settings.prestart &&
-  !PageConfig.Extension.isDisabled(PLUGIN_ID) &&
-  (settings.isolation !== 'service-worker' || self.crossOriginIsolated) &&
-  prestartForPage(names, pool);
+const settings = readSettings(PageConfig.getOption);
+const names = kernelNames(settings);
+const pool = new WorkerPool(workerBoot(settings, PageConfig.getOption), settings.spareWorker);
+const prestarted = pool.adoptPrestarted();
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,

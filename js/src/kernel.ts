@@ -29,67 +29,15 @@ import {
   STDIN_READY,
   STDIN_STATE
 } from './tokens';
-import type { IWorkerBoot, IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
+import type { IWorkerStart, MainToWorker, StartupPhase, WorkerToMain } from './tokens';
 import { SharedDriveServer } from './drive';
+import type { KernelWorker } from './kernel-worker';
 
 /** SIGINT, as Pyodide's interrupt buffer expects it. */
 const SIGINT = 2;
 
-/**
- * The worker, bundled on its own by esbuild (`npm run build:worker`) and emitted by webpack
- * as a plain asset: a worker cannot join the page's module federation share scope.
- */
-const WORKER_URL = new URL('./worker.bundle.js', import.meta.url);
-
 /** Room for one input reply (JSON) in the shared stdin buffer. */
 const STDIN_BUFFER_BYTES = 1 << 20;
-
-/**
- * A Web Worker loading (then running) Python. It boots as soon as it is created, so it can be
- * created before any kernel exists (the `prestart` setting); what it reports before a kernel
- * listens is kept and handed to the first listener.
- */
-export class KernelWorker {
-  constructor(boot: IWorkerBoot) {
-    this._worker = new Worker(WORKER_URL, { type: 'module', name: 'async-kernel' });
-    this._worker.onmessage = (event: MessageEvent<WorkerToMain>) => this._emit(event.data);
-    this._worker.onerror = (event: ErrorEvent) => {
-      const text = `The kernel worker failed: ${event.message}`;
-      this._emit({ type: 'progress', phase: 'failed', text, elapsedMs: 0 });
-    };
-    this.post({ type: 'boot', boot });
-  }
-
-  /** Receive the worker's messages, starting with those it sent before. */
-  listen(listener: (msg: WorkerToMain) => void): void {
-    this._listener = listener;
-    for (const msg of this._early.splice(0)) {
-      listener(msg);
-    }
-  }
-
-  post(msg: MainToWorker, transfer: Transferable[] = []): void {
-    this._worker.postMessage(msg, transfer);
-  }
-
-  terminate(): void {
-    this._worker.onmessage = null;
-    this._worker.terminate();
-    this._listener = undefined;
-  }
-
-  private _emit(msg: WorkerToMain): void {
-    if (this._listener) {
-      this._listener(msg);
-    } else {
-      this._early.push(msg);
-    }
-  }
-
-  private _worker: Worker;
-  private _listener?: (msg: WorkerToMain) => void;
-  private _early: WorkerToMain[] = [];
-}
 
 export class AsyncKernel implements IKernel {
   constructor(options: AsyncKernel.IOptions) {

@@ -19,6 +19,12 @@ export const PLUGIN_ID = '@async-kernel/jupyterlite:kernel';
 export const KERNEL_NAME = 'async';
 
 /**
+ * Where the prestart script (prestart.ts) leaves the worker it started with the page, for the
+ * plugin to take (workers.ts). A registered symbol: the script and the plugin are two bundles.
+ */
+export const PRESTARTED = /* @__PURE__ */ Symbol.for('@async-kernel/jupyterlite:prestarted');
+
+/**
  * Plugin settings, see `schema/kernel.json`. A site sets them in `jupyter-lite.json`
  * under `jupyter-config-data.litePluginSettings["@async-kernel/jupyterlite:kernel"]`.
  */
@@ -50,7 +56,7 @@ export interface IKernelSettings {
   /**
    * Start loading Python in a worker as soon as the page loads, before a notebook or console
    * asks for the kernel; the first kernel takes that worker. Only on pages likely to use this
-   * kernel (see `wantedKernel` in workers.ts). Unclaimed for two minutes, it is terminated.
+   * kernel (see `wantedKernel` in page.ts). Unclaimed for two minutes, it is terminated.
    */
   prestart: boolean;
   /**

@@ -7,8 +7,16 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { PageConfig } from '@jupyterlab/coreutils';
 import type { IKernelSpecs } from '@jupyterlite/services';
 
-import { KernelWorker } from './kernel';
+import { KernelWorker } from './kernel-worker';
+import { wantedKernel } from './page';
+import { PRESTARTED } from './tokens';
 import type { IWorkerBoot } from './tokens';
+
+/**
+ * The worker, bundled on its own by esbuild (`npm run build:worker`) and emitted by webpack
+ * as a plain asset: a worker cannot join the page's module federation share scope.
+ */
+const WORKER_URL = new URL('./worker.bundle.js', import.meta.url);
 
 /** How long a prestarted worker waits for its kernel before it is terminated. */
 const SPARE_WORKER_MS = 120_000;
@@ -19,8 +27,8 @@ const SPARE_WORKER_MS = 120_000;
  * way. Unclaimed for SPARE_WORKER_MS, it is terminated (it holds a whole Python's memory).
  */
 class SpareWorker {
-  constructor(boot: IWorkerBoot) {
-    this._worker = new KernelWorker(boot);
+  constructor(worker: KernelWorker) {
+    this._worker = worker;
     this._timer = setTimeout(() => {
       this._worker?.terminate();
       this._worker = undefined;
@@ -54,7 +62,18 @@ export class WorkerPool {
 
   /** A worker for a new kernel: the spare if there is one, else a new worker. */
   take(): KernelWorker {
-    return this._spare?.take() ?? new KernelWorker(this._boot);
+    return this._spare?.take() ?? new KernelWorker(WORKER_URL, this._boot);
+  }
+
+  /** Take the worker the prestart script started with the page, if it did; whether it did. */
+  adoptPrestarted(): boolean {
+    const page = globalThis as Record<symbol, KernelWorker | undefined>;
+    const worker = page[PRESTARTED];
+    page[PRESTARTED] = undefined;
+    if (worker) {
+      this._spare = new SpareWorker(worker);
+    }
+    return worker !== undefined;
   }
 
   /**
@@ -69,7 +88,7 @@ export class WorkerPool {
 
   /** Start a spare worker (replacing any previous one). */
   prestart(): void {
-    this._spare = new SpareWorker(this._boot);
+    this._spare = new SpareWorker(new KernelWorker(WORKER_URL, this._boot));
   }
 
   private _boot: IWorkerBoot;
@@ -78,20 +97,8 @@ export class WorkerPool {
 }
 
 /**
- * The `prestart` setting, as soon as the page loads: start a spare worker if the page names one
- * of our kernels (`ours`); whether it did.
- */
-export function prestartForPage(ours: string[], pool: WorkerPool): boolean {
-  if (!ours.includes(wantedKernel())) {
-    return false;
-  }
-  pool.prestart();
-  return true;
-}
-
-/**
- * The `prestart` setting, once the plugins are active: start a spare worker when the page is
- * likely to use one of our kernels (named by `ours`).
+ * The `prestart` setting, once the plugins are active, when the prestart script started no
+ * worker: start a spare worker when the page is likely to use one of our kernels (named by `ours`).
  */
 export function prestartIfWanted(
   app: JupyterFrontEnd,
@@ -99,7 +106,8 @@ export function prestartIfWanted(
   ours: string[],
   pool: WorkerPool
 ): void {
-  if (prestartForPage(ours, pool)) {
+  if (ours.includes(wantedKernel(PageConfig.getOption))) {
+    pool.prestart();
     return;
   }
   // Once every plugin is active, every kernel is registered: then decide.
@@ -110,18 +118,10 @@ export function prestartIfWanted(
   });
 }
 
-/**
- * The kernel this page asks for: the REPL app's `kernel` URL parameter, else the site's
- * `defaultKernelName`. Prestarting is worth its CPU and memory when it is ours.
- */
-function wantedKernel(): string {
-  return (
-    new URLSearchParams(location.search).get('kernel') ?? PageConfig.getOption('defaultKernelName')
-  );
-}
-
 /** Whether the kernel the page asks for is not installed and ours (by any of `ours`) is the only kernel. */
 function onlyKernel(kernelSpecs: IKernelSpecs, ours: string[]): boolean {
   const names = Object.keys(kernelSpecs.specs?.kernelspecs ?? {});
-  return !names.includes(wantedKernel()) && names.every(name => ours.includes(name));
+  return (
+    !names.includes(wantedKernel(PageConfig.getOption)) && names.every(name => ours.includes(name))
+  );
 }

@@ -1,5 +1,6 @@
 /**
- * Start-up: the kernel's worker boots with the page (`prestart`) and the first kernel takes it;
+ * Start-up: the kernel's worker boots with the page (`prestart`, from the extension's entry
+ * script) and the first kernel takes it;
  * it starts from the site's Python memory snapshot (async_kernel/jupyterlite/snapshot.mjs); a snapshot that cannot
  * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
@@ -60,6 +61,25 @@ async function firstKernel(page: Page, text: string): Promise<[Worker, Notebook]
 test('the first kernel takes the worker started with the page', async ({ page }) => {
   const [prestarted] = await firstKernel(page, 'on the prestarted worker');
   expect(kernelWorkers(page)).toEqual([prestarted]);
+});
+
+test("the worker starts from the extension's entry script, before the plugin's module loads", async ({
+  page,
+  context
+}) => {
+  // JupyterLite runs the extensions' entry scripts first, then JupyterLab's core, and only then
+  // loads the plugins' modules: the prestart script in remoteEntry.js starts the worker ~1 s earlier
+  const ours: string[] = [];
+  context.on('request', request => {
+    const path = new URL(request.url()).pathname;
+    if (path.includes('/extensions/@async-kernel/jupyterlite/static/')) {
+      ours.push(path.slice(path.lastIndexOf('/') + 1));
+    }
+  });
+  const [prestarted] = await firstKernel(page, 'started with the entry script');
+  expect(kernelWorkers(page)).toEqual([prestarted]);
+  expect(ours[0], ours.join(' ')).toMatch(/^remoteEntry\./);
+  expect(ours[1], ours.join(' ')).toMatch(/^async-kernel-worker\./);
 });
 
 test('with spareWorker, the next kernel takes a worker that loaded meanwhile', async ({

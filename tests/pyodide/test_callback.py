@@ -37,7 +37,7 @@ from async_kernel.transports import callback
 
 TIMEOUT = 30.0
 PYODIDE = sys.platform == "emscripten"
-PYODIDE_CWD = "/home/pyodide/ak-test-cwd"  # the ``cwd`` setting, tried under Pyodide only
+PYODIDE_CWD = "/home/pyodide/ak-test-cwd"  # where ``PyodideKernel.place`` puts the kernel, under Pyodide only
 
 
 def _to_bytes_list(buffers: Any) -> list[bytes]:
@@ -133,12 +133,14 @@ class FrontEnd:
 
             import js
 
-            os.makedirs(PYODIDE_CWD, exist_ok=True)
-            settings["cwd"] = PYODIDE_CWD
             settings = to_js(settings, dict_converter=js.Object.fromEntries)
             relay = js.Function.new("send", "return (text, buffers, blocking) => send(text, buffers, blocking);")
             send = relay(create_proxy(self.send))
         self.kernel = host.start(send, settings)
+        if PYODIDE:
+            # as the worker does once a page claims the kernel it started beforehand
+            os.makedirs(PYODIDE_CWD, exist_ok=True)
+            self.kernel.place(PYODIDE_CWD)
 
     def activate(self) -> None:
         """Put the kernel's stdout/stderr back (pytest's capture swaps ``sys.stdout`` between tests)."""
@@ -330,11 +332,12 @@ async def test_kernel_info() -> None:
 
 async def test_settings_applied() -> None:
     fe = await frontend()
-    msg_id = fe.execute("import os; os.environ.get('ASYNC_KERNEL_TEST_ENV'), os.getcwd()")
+    msg_id = fe.execute("import os; os.environ.get('ASYNC_KERNEL_TEST_ENV'), os.getcwd(), str(_dh[0])")
     assert (await fe.reply(msg_id))["content"]["status"] == "ok"
     value = fe.of(msg_id, "execute_result")[0]["content"]["data"]["text/plain"]
     expected_cwd = PYODIDE_CWD if PYODIDE else os.getcwd()
-    assert value == repr(("from settings", expected_cwd))
+    # IPython's directory history starts where the kernel was placed, not where it was started
+    assert value == repr(("from settings", expected_cwd, expected_cwd))
 
 
 async def test_execute_result_and_stream() -> None:

@@ -1,7 +1,9 @@
 /**
  * The worker's two start-up steps: `boot` loads Python with the kernel's packages (from the
- * site's snapshot, else Pyodide plus the wheels), `start` mounts the drive and starts
- * async_kernel on it, then delivers the kernel messages that arrived meanwhile.
+ * site's snapshot, else Pyodide plus the wheels) and starts async_kernel on it, before any page
+ * claims the kernel (with the `prestart` setting, before the page has even asked); `start` mounts
+ * the drive, places the kernel in the notebook's folder, then delivers the kernel messages that
+ * arrived meanwhile.
  */
 
 import type { PyodideAPI } from 'pyodide';
@@ -18,8 +20,8 @@ import type { IPyKernel, WorkerState } from './state';
 import { downloadWheels, fetchWheelLists, importGlue, installWheels, setupGlue } from './wheels';
 import type { IWheelLists } from './wheels';
 
-/** Python with the kernel's packages, ready to start a kernel. */
-export interface IBooted {
+/** Python with the kernel's packages. */
+interface ILoaded {
   py: PyodideAPI;
   lists: IWheelLists;
   fromSnapshot: boolean;
@@ -27,9 +29,13 @@ export interface IBooted {
   modules?: Set<string>;
 }
 
+/** Python with the kernel's packages and a kernel started on it, that no page has claimed yet. */
+export interface IBooted extends ILoaded {
+  kernel: IPyKernel;
+}
+
 /** The `boot` message: start loading Python (failures are reported by the `start` step). */
 export function beginBoot(state: WorkerState, options: IWorkerBoot): void {
-  state.boot = options;
   state.booting = boot(state, options);
   state.booting.catch(() => undefined); // reported by start()
 }
@@ -41,6 +47,17 @@ export function beginStart(state: WorkerState, options: IWorkerStart): void {
 }
 
 async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> {
+  const loaded = await load(state, options);
+  const { py, lists } = loaded;
+  state.step = 'importing the %pip glue';
+  const glue = importGlue(py);
+  const kernel = startKernel(state, loaded, options);
+  state.step = 'setting up %pip';
+  setupGlue(py, glue, [...lists.files, ...lists.extra], options);
+  return { ...loaded, kernel };
+}
+
+async function load(state: WorkerState, options: IWorkerBoot): Promise<ILoaded> {
   const config = pyodideConfig(options);
   // Pyodide reads the standard library, and the lock file unless the settings give it another.
   runtimeFromGzip(config.indexURL, [
@@ -86,20 +103,16 @@ async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> 
 
 async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
   try {
-    if (!state.booting || !state.boot) {
+    if (!state.booting) {
       throw new Error('the kernel was started on a worker that was not booted');
     }
     const booted = await state.booting;
-    const { py, lists } = booted;
+    const { py, kernel } = booted;
     if (options.interruptBuffer) {
       py.setInterruptBuffer(new Uint8Array(options.interruptBuffer));
     }
-    state.step = 'importing the %pip glue';
-    const glue = importGlue(py);
-    const cwd = mountDrive(state, py, options);
-    const kernel = startKernel(state, booted, cwd, state.boot);
-    state.step = 'setting up %pip';
-    setupGlue(py, glue, [...lists.files, ...lists.extra], state.boot);
+    state.step = 'mounting the drive';
+    kernel.place(mountDrive(state, py, options), options.interruptBuffer);
     if (options.startupCode.trim()) {
       state.step = 'running the startup code of the site settings';
       await py.runPythonAsync(options.startupCode);
@@ -117,14 +130,12 @@ async function start(state: WorkerState, options: IWorkerStart): Promise<void> {
   }
 }
 
-/** Start async_kernel's Pyodide host in `cwd` (messages stay queued until the start-up has finished). */
-function startKernel(
-  state: WorkerState,
-  booted: IBooted,
-  cwd: string,
-  options: IWorkerBoot
-): IPyKernel {
-  const { py, fromSnapshot } = booted;
+/**
+ * Start async_kernel's Pyodide host (messages stay queued until a page has claimed the kernel and
+ * the start-up has finished).
+ */
+function startKernel(state: WorkerState, loaded: ILoaded, options: IWorkerBoot): IPyKernel {
+  const { py, fromSnapshot } = loaded;
   state.step = 'starting the kernel';
   state.progress(
     'starting-kernel',
@@ -135,14 +146,10 @@ function startKernel(
   const host = py.pyimport('async_kernel.hosts.pyodide') as PyProxy & {
     start(send: SendFunction, settings: PyProxy): IPyKernel;
   };
-  const settings = py.toPy({ cwd, env: options.env }) as PyProxy & {
-    set(key: string, value: unknown): void;
-  };
-  if (state.start?.interruptBuffer) {
-    settings.set('interrupt_buffer', state.start.interruptBuffer); // for time.sleep (hosts/pyodide.py)
-  }
+  const settings = py.toPy({ env: options.env }) as PyProxy;
   const kernel = host.start(pythonSender(state), settings);
   settings.destroy();
+  host.destroy();
   return kernel;
 }
 

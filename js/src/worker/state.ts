@@ -8,11 +8,12 @@
 import type { PyodideAPI } from 'pyodide';
 import type { PyProxy } from 'pyodide/ffi';
 
-import type { IWorkerBoot, IWorkerStart, StartupPhase, WorkerToMain } from '../tokens';
+import type { IWorkerStart, StartupPhase, WorkerToMain } from '../tokens';
 import type { IBooted } from './boot';
 
 /** The Python kernel object returned by `async_kernel.hosts.pyodide.start`. */
 export interface IPyKernel extends PyProxy {
+  place(cwd: string, interruptBuffer?: SharedArrayBuffer): void;
   handle_msg(json: string, buffers: Uint8Array[]): void;
   interrupt(): void;
   stop(): void;
@@ -31,11 +32,9 @@ export class WorkerState {
 
   /** When the worker started (for the elapsed times of the progress reports). */
   readonly started = performance.now();
-  /** The `boot` message's options, once it arrived. */
-  boot?: IWorkerBoot;
   /** The `start` message's options, once a kernel was created on this worker. */
   start?: IWorkerStart;
-  /** Python with the kernel's packages, on its way (set by the `boot` message). */
+  /** Python with the kernel's packages and a kernel, on its way (set by the `boot` message). */
   booting?: Promise<IBooted>;
   /** What the worker is doing, for the failure message. */
   step = 'loading Pyodide';

@@ -3,14 +3,15 @@
 JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the returned :class:`PyodideKernel`::
 
     kernel = start(send, settings)
+    kernel.place(cwd, interrupt_buffer)    # once the page has claimed the kernel, before its first message
     kernel.handle_msg(msg_json, buffers)   # for every message from the front end; returns at once
     kernel.interrupt()                     # cancel an awaiting cell
     kernel.stop()
 
 ``send`` and the message format are the callback transport's (:mod:`async_kernel.transports.callback`).
-``settings`` (a JavaScript object or a dict) may hold ``env`` (variables to set), ``cwd``, ``output_interval``,
-``use_jedi`` and ``interrupt_buffer`` (the ``SharedArrayBuffer`` behind Pyodide's interrupt buffer, on a
-crossOriginIsolated page: ``time.sleep`` then waits on it, so that an interrupt wakes it at once).
+``settings`` (a JavaScript object or a dict) may hold ``env`` (variables to set), ``output_interval`` and
+``use_jedi``. The worker starts the kernel as soon as Python is loaded, before a page claims it (the page's
+notebook folder and interrupt buffer are not known yet): :meth:`PyodideKernel.place` then gives it those.
 
 Everything runs on the one event loop that calls in: there are no threads, so the kernel's main and aux
 runners are one runner, whose per-queue tasks let comm messages and completions through while a cell
@@ -24,6 +25,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import interrupts
@@ -36,6 +38,8 @@ from .common import capture_output, session, start_shell
 if TYPE_CHECKING:
     from traitlets.config import Config
 
+    from ..shell import KernelShell
+
 
 class PyodideKernel:
     """What :func:`start` returns to JavaScript."""
@@ -46,12 +50,27 @@ class PyodideKernel:
         transport: CallbackTransport,
         sigint: interrupts.SigintPolicy,
         task: asyncio.Task[None],
+        shell: KernelShell,
     ) -> None:
         self.kernel = kernel
         #: what SIGINT (the worker's interrupt buffer) means; installed as the SIGINT handler in Pyodide
         self.sigint = sigint
         self._transport = transport
         self._task = task
+        self._shell = shell
+
+    def place(self, cwd: str | None = None, interrupt_buffer: Any = None) -> None:
+        """Give the kernel what the page that claimed it decides: the working directory ``cwd`` (the notebook's
+        folder in the drive), as if the kernel had started there, and ``interrupt_buffer`` (the
+        ``SharedArrayBuffer`` behind Pyodide's interrupt buffer, on a crossOriginIsolated page): ``time.sleep``
+        then waits on it, so that an interrupt wakes it at once."""
+        if cwd:
+            os.chdir(cwd)
+            # IPython noted the directory it started in (``_dh``, ``%dhist``)
+            self._shell.starting_dir = os.getcwd()
+            self._shell.history_manager.dir_hist[:] = [Path.cwd()]
+        if interrupt_buffer is not None and sys.platform == "emscripten":
+            _interruptible_sleep(interrupt_buffer)
 
     def handle_msg(self, msg: str | bytes, buffers: Iterable[Any] = ()) -> None:
         """Take one message from the front end; returns at once and never raises (bad input is logged)."""
@@ -87,18 +106,14 @@ def start(send: Send, settings: Mapping[str, Any] | Any = None) -> PyodideKernel
         # The worker's interrupt buffer ends in Python's SIGINT handler: raise KeyboardInterrupt only in a
         # cell's code, never in the kernel's, and never inside a critical section.
         interrupts.install_sigint_handler(policy)
-        if options.get("interrupt_buffer") is not None:
-            _interruptible_sleep(options["interrupt_buffer"])
     transport.connect(kernel.receive)
     task = asyncio.get_event_loop().create_task(runner.run())
-    return PyodideKernel(kernel, transport, policy, task)
+    return PyodideKernel(kernel, transport, policy, task, shell)
 
 
 def _set_up_process(options: dict[str, Any]) -> None:
     for name, value in dict(options.get("env") or {}).items():
         os.environ[str(name)] = str(value)
-    if options.get("cwd"):
-        os.chdir(options["cwd"])
     if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
         logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
 
