@@ -1,6 +1,7 @@
 // Browser benchmark: "Python (async)" against jupyterlite-pyodide-kernel 0.8.6 in ONE site.
 //
-//   node bench/browser/run.mjs [--runs 3] [--roundtrips 100] [--warmup 3] [--comm 500] [--only async|python|plain|lite]
+//   node bench/browser/run.mjs [--runs 5] [--roundtrips 100] [--warmup 3] [--comm 500] [--settle 3]
+//                              [--only async|python|plain|lite]
 //
 // Build the sites first (python3 bench/browser/build.py). The bench site is plain `jupyter lite
 // build` output with both kernels (our wheel's addon and pyodide-kernel's). Two more sites are
@@ -18,7 +19,10 @@
 // "first output": the REPL URL carries `code=print(1)` (JupyterLite's REPL runs it once the
 // console has its kernel); an in-page script (addInitScript) polls the DOM every 10 ms and
 // records performance.now() (ms since navigation start) when the output "1" is rendered.
-// Kernels are interleaved run by run so that load changes hit both alike.
+// Kernels are interleaved run by run so that load changes hit both alike. Each page is opened
+// --settle seconds after the browser's launch: a freshly launched Chromium does start-up work of
+// its own (Chromium 156 headless renders its omnibox popup WebUI, ~1.2 s of CPU in the first
+// 1.3 s, seen in a trace), which a user's running browser did long before they open a link.
 // Then, per kernel, in a fresh profile on lab/index.html (the REPL app does not expose
 // window.jupyterapp): the page starts a kernel with jupyterapp.serviceManager.kernels.startNew
 // and, through that KernelConnection, measures the execute round trip (requestExecute of
@@ -53,9 +57,10 @@ const STEP_TIMEOUT_MS = 120_000;
 
 const { values: opts } = parseArgs({
   options: {
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     roundtrips: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '3' },
+    settle: { type: 'string', default: '3' },
     comm: { type: 'string', default: '500' },
     only: { type: 'string' },
     python: { type: 'string', default: process.env.PYTHON ?? 'python3' }
@@ -67,6 +72,9 @@ const ROUNDTRIPS = Number(opts.roundtrips);
 // work in the background (Chromium tiering up the wasm, the page settling), which is not a round trip's
 const WARMUP_S = Number(opts.warmup);
 const COMM_N = Number(opts.comm);
+// seconds between the browser's launch and the page's navigation (see the top of this file)
+const SETTLE_MS = Number(opts.settle) * 1000;
+const settle = () => new Promise(resolve => setTimeout(resolve, SETTLE_MS));
 const kernels = KERNELS.filter(k => !opts.only || k.key === opts.only);
 
 const log = text => console.log(`[bench/browser] ${text}`);
@@ -166,11 +174,13 @@ async function firstOutput(context, url) {
   page.on('pageerror', e => consoleErrors.push(e.message));
   // start-up phases the kernels log (ours: "[async-kernel N s] ..."; pyodide-kernel: "Loading ...")
   const phases = [];
-  const navStart = Date.now();
+  let navStart = Date.now();
   page.on('console', m => {
     const text = m.text();
     if (/^\[async-kernel|^Load(ing|ed) /.test(text)) phases.push(`${((Date.now() - navStart) / 1000).toFixed(1)} s ${text.slice(0, 90)}`);
   });
+  await settle();
+  navStart = Date.now();
   await page.goto(url, { timeout: 60_000 });
   try {
     await page.waitForFunction(() => window.__bench?.outputAt !== null, null, {
@@ -314,6 +324,7 @@ async function inPageRun(server, kernel, results) {
     const page = context.pages()[0] ?? (await context.newPage());
     // `kernel=` names the kernel under test: our extension prestarts its worker only on pages
     // likely to use it, so it does not compete for CPU while pyodide-kernel is measured.
+    await settle();
     await page.goto(`${server.url}/lab/index.html?kernel=${kernel.name}`, { timeout: 60_000 });
     const f = await inPageFigures(page, kernel.name);
     r.startMs = f.startMs;
