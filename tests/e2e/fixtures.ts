@@ -6,7 +6,7 @@
  * request outside 127.0.0.1 (the site must work offline).
  */
 import { expect, test as base } from '@playwright/test';
-import type { Locator, Page } from '@playwright/test';
+import type { BrowserContext, Locator, Page } from '@playwright/test';
 
 /** How long a cold kernel start may take (Pyodide + wheels + IPython on 2 shared cores). */
 export const KERNEL_START_MS = 180_000;
@@ -206,4 +206,41 @@ export async function waitIsolated(page: Page): Promise<void> {
     })
     .toBe(true);
   await page.waitForLoadState('load');
+}
+
+/** The site's config data, as a jupyter-lite.json holds it under `jupyter-config-data`. */
+export interface ILiteConfigData {
+  defaultKernelName?: string;
+  litePluginSettings?: Record<string, Record<string, unknown>>;
+  [name: string]: unknown;
+}
+
+/** Our plugin's id: its settings' key in `litePluginSettings`. */
+export const PLUGIN_ID = '@async-kernel/jupyterlite:kernel';
+
+/**
+ * Change every jupyter-lite.json the context's pages load, as a site's own would say it (pytest
+ * --lite merges its settings the same way): `edit` changes the config data in place.
+ */
+export async function editLiteConfig(
+  context: BrowserContext,
+  edit: (data: ILiteConfigData) => void
+): Promise<void> {
+  await context.route('**/jupyter-lite.json', async route => {
+    const response = await route.fetch();
+    const json = (await response.json()) as { 'jupyter-config-data'?: ILiteConfigData };
+    edit((json['jupyter-config-data'] ??= {}));
+    await route.fulfill({ response, json });
+  });
+}
+
+/** Change our plugin's settings in every jupyter-lite.json (editLiteConfig). */
+export async function editPluginSettings(
+  context: BrowserContext,
+  settings: Record<string, unknown>
+): Promise<void> {
+  await editLiteConfig(context, data => {
+    const plugins = (data.litePluginSettings ??= {});
+    plugins[PLUGIN_ID] = { ...plugins[PLUGIN_ID], ...settings };
+  });
 }

@@ -8,9 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-import { expect, test } from './fixtures';
-
-const PLUGIN_ID = '@async-kernel/jupyterlite:kernel';
+import { editPluginSettings, expect, test } from './fixtures';
 
 let server: ChildProcess | undefined;
 let serverUrl = '';
@@ -42,19 +40,9 @@ test.afterAll(() => {
 });
 
 test.beforeEach(async ({ context }) => {
-  await context.route('**/jupyter-lite.json', async route => {
-    const response = await route.fetch();
-    const config = (await response.json()) as {
-      'jupyter-config-data'?: { litePluginSettings?: Record<string, object> };
-    };
-    const data = (config['jupyter-config-data'] ??= {});
-    const plugins = (data.litePluginSettings ??= {});
-    plugins[PLUGIN_ID] = {
-      ...plugins[PLUGIN_ID],
-      pipIndexUrls: [`${serverUrl}simple`],
-      packagesUrl: `${serverUrl}pyodide/`
-    };
-    await route.fulfill({ response, json: config });
+  await editPluginSettings(context, {
+    pipIndexUrls: [`${serverUrl}simple`],
+    packagesUrl: `${serverUrl}pyodide/`
   });
 });
 

@@ -4,7 +4,15 @@
  * it starts from the site's Python memory snapshot (async_kernel/jupyterlite/snapshot.mjs); a snapshot that cannot
  * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
-import { expect, isIsolated, openNotebook, showLogConsole, test } from './fixtures';
+import {
+  editLiteConfig,
+  editPluginSettings,
+  expect,
+  isIsolated,
+  openNotebook,
+  showLogConsole,
+  test
+} from './fixtures';
 import type { Notebook } from './fixtures';
 import type { BrowserContext, Page, Worker } from '@playwright/test';
 
@@ -68,7 +76,12 @@ test("the worker starts from the extension's entry script, before the plugin's m
   context
 }) => {
   // JupyterLite runs the extensions' entry scripts first, then JupyterLab's core, and only then
-  // loads the plugins' modules: the prestart script in remoteEntry.js starts the worker ~1 s earlier
+  // loads the plugins' modules: the prestart script in remoteEntry.js starts the worker ~1 s earlier.
+  // It does on a page that asks for our kernel (a plain `jupyter lite build` site asks for "python":
+  // there the plugin prestarts once it sees that ours is the only kernel)
+  await editLiteConfig(context, data => {
+    data.defaultKernelName = 'async';
+  });
   const ours: string[] = [];
   context.on('request', request => {
     const path = new URL(request.url()).pathname;
@@ -86,17 +99,7 @@ test('with spareWorker, the next kernel takes a worker that loaded meanwhile', a
   page,
   context
 }) => {
-  // the setting as pytest --lite serves it: merged into every jupyter-lite.json
-  await context.route('**/jupyter-lite.json', async route => {
-    const response = await route.fetch();
-    const json = await response.json();
-    const data = json['jupyter-config-data'] ?? {};
-    const plugins = data.litePluginSettings ?? {};
-    const ours = plugins['@async-kernel/jupyterlite:kernel'] ?? {};
-    plugins['@async-kernel/jupyterlite:kernel'] = { ...ours, spareWorker: true };
-    json['jupyter-config-data'] = { ...data, litePluginSettings: plugins };
-    await route.fulfill({ response, json });
-  });
+  await editPluginSettings(context, { spareWorker: true });
   const [prestarted, notebook] = await firstKernel(page, 'first kernel');
   // once the kernel is ready, the spare loads
   await expect.poll(() => kernelWorkers(page).length, { timeout: 30_000 }).toBe(2);
