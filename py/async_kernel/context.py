@@ -37,6 +37,13 @@ def set_last_execute(msg: Message) -> None:
     _last_execute[0] = msg
 
 
+def forget_last_execute(msg_id: str) -> None:
+    """Stop using the execute request ``msg_id`` as the fallback parent, unless a later one replaced it."""
+    last = _last_execute[0]
+    if last is not None and last["header"]["msg_id"] == msg_id:
+        _last_execute[0] = None
+
+
 def copy_for_thread() -> contextvars.Context:
     """A copy of the current context for code that runs on another thread, outside any event loop.
 

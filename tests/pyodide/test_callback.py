@@ -13,6 +13,7 @@ Every wait is bounded (:data:`TIMEOUT`).
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import builtins
 import contextlib
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import malformed
-from async_kernel import interrupts
+from async_kernel import context, interrupts
 from async_kernel.hosts import pyodide as host
 from async_kernel.transports import callback
 
@@ -94,6 +95,7 @@ class FrontEnd:
         self.logs = LogRecords()
         self.kernel: host.PyodideKernel | None = None
         self.saved: dict[str, Any] = {}
+        self.warmed_up = False  # the kernel's warm-up requests have ended
 
     # -- the callback --------------------------------------------------------------------------------
     def send(self, text: Any, buffers: Any, blocking: Any) -> str | None:
@@ -137,6 +139,8 @@ class FrontEnd:
             relay = js.Function.new("send", "return (text, buffers, blocking) => send(text, buffers, blocking);")
             send = relay(create_proxy(self.send))
         self.kernel = host.start(send, settings)
+        # as the worker does before any page claims the kernel
+        self.kernel.warm_up(lambda: setattr(self, "warmed_up", True))
         if PYODIDE:
             # as the worker does once a page claims the kernel it started beforehand
             os.makedirs(PYODIDE_CWD, exist_ok=True)
@@ -315,6 +319,24 @@ async def shutdown() -> None:
 
 
 # -- tests ------------------------------------------------------------------------------------------
+
+
+async def test_warm_up_sends_nothing_and_stores_nothing() -> None:
+    """The requests ``warm_up`` makes before a page claims the kernel: nothing they make reaches ``send``, and
+    the first cell a client runs finds the kernel as if they had never run (first in this file: the kernel is
+    shared, and no other test has executed anything yet)."""
+    fe = await frontend()
+    await fe.wait_for(lambda: fe.warmed_up, "the end of the warm-up")
+    warm = [m for m in fe.received if m["parent_header"].get("session") == host.WARM_UP_SESSION]
+    assert not warm, [(m["channel"], m["header"]["msg_type"]) for m in warm]
+    assert context.current_parent() is None  # no output with no request of its own goes to a warm-up
+    code = "get_ipython().execution_count, In[1:], len(get_ipython().history_manager.input_hist_raw)"
+    msg_id = fe.execute(code)
+    reply = await fe.reply(msg_id)
+    assert reply["content"]["execution_count"] == 1
+    value = fe.of(msg_id, "execute_result")[0]["content"]["data"]["text/plain"]
+    # IPython counts the running cell already; its history holds "" and this cell
+    assert ast.literal_eval(value) == (2, [code], 2)
 
 
 async def test_kernel_info() -> None:

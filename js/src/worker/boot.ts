@@ -1,9 +1,9 @@
 /**
  * The worker's two start-up steps: `boot` loads Python with the kernel's packages (from the
  * site's snapshot, else Pyodide plus the wheels) and starts async_kernel on it, before any page
- * claims the kernel (with the `prestart` setting, before the page has even asked); `start` mounts
- * the drive, places the kernel in the notebook's folder, then delivers the kernel messages that
- * arrived meanwhile.
+ * claims the kernel (with the `prestart` setting, before the page has even asked), then warms
+ * it up if no page has claimed it yet (PyodideKernel.warm_up); `start` mounts the drive, places
+ * the kernel in the notebook's folder, then delivers the kernel messages that arrived meanwhile.
  */
 
 import type { PyodideAPI } from 'pyodide';
@@ -54,6 +54,10 @@ async function boot(state: WorkerState, options: IWorkerBoot): Promise<IBooted> 
   const kernel = startKernel(state, loaded, options);
   state.step = 'setting up %pip';
   setupGlue(py, glue, [...lists.files, ...lists.extra], options);
+  if (!state.start) {
+    // No page has claimed the kernel yet: run what its first requests will run (hosts/pyodide.py).
+    kernel.warm_up();
+  }
   return { ...loaded, kernel };
 }
 

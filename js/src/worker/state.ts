@@ -13,6 +13,7 @@ import type { IBooted } from './boot';
 
 /** The Python kernel object returned by `async_kernel.hosts.pyodide.start`. */
 export interface IPyKernel extends PyProxy {
+  warm_up(): void;
   place(cwd: string, interruptBuffer?: SharedArrayBuffer): void;
   handle_msg(json: string, buffers: Uint8Array[]): void;
   interrupt(): void;

@@ -3,6 +3,7 @@
 JavaScript calls :func:`start` once, on Pyodide's event loop, and keeps the returned :class:`PyodideKernel`::
 
     kernel = start(send, settings)
+    kernel.warm_up()                       # while no page has claimed it yet
     kernel.place(cwd, interrupt_buffer)    # once the page has claimed the kernel, before its first message
     kernel.handle_msg(msg_json, buffers)   # for every message from the front end; returns at once
     kernel.interrupt()                     # cancel an awaiting cell
@@ -24,12 +25,14 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import interrupts
+from .. import context, interrupts
 from ..kernel import Kernel, KernelSettings
+from ..protocol import Session, dumps
 from ..scheduler import Runner
 from ..transports.callback import CallbackTransport, Send
 from . import lazy_files, pyodide_pip  # noqa: F401 (imported here so that they are in the snapshot: the worker uses them)
@@ -58,6 +61,31 @@ class PyodideKernel:
         self._transport = transport
         self._task = task
         self._shell = shell
+
+    def warm_up(self, done: Callable[[], None] | None = None) -> None:
+        """Run what a page's first requests run, answered to no one: a ``kernel_info_request``, a
+        ``history_request`` and an ``execute_request`` that prints and stores no history. Under wasm the first run
+        of a code path costs several times the next ones (V8 compiles each wasm function on its first call,
+        Python fills its caches): run before a page claims the kernel, it leaves that page's first requests
+        cheaper. Returns at once; the requests wait in the kernel's queues ahead of any later ones, and
+        ``done()`` is called once the last one has ended. Nothing they make is sent, the execution count and
+        the history are unchanged, and later output with no request of its own is not attributed to them."""
+        requests = Session(session=WARM_UP_SESSION, username="kernel")
+        msgs = [requests.msg(msg_type, dict(content)) for msg_type, content in WARM_UP_REQUESTS]
+        waiting = {msg["header"]["msg_id"] for msg in msgs}
+        execute = next(msg["header"]["msg_id"] for msg in msgs if msg["header"]["msg_type"] == "execute_request")
+
+        def ended(msg_id: str) -> None:
+            waiting.discard(msg_id)
+            if not waiting:
+                context.forget_last_execute(execute)
+                if done is not None:
+                    done()
+
+        for msg in msgs:
+            msg_id = msg["header"]["msg_id"]
+            self._transport.quiet(msg_id, partial(ended, msg_id))
+            self._transport.handle_msg(dumps({"channel": "shell", **msg}))
 
     def place(self, cwd: str | None = None, interrupt_buffer: Any = None) -> None:
         """Give the kernel what the page that claimed it decides: the working directory ``cwd`` (the notebook's
@@ -117,6 +145,16 @@ def _set_up_process(options: dict[str, Any]) -> None:
     if not logging.getLogger().handlers:  # logs (ours, comm's) go to the worker's console, not a cell's stderr
         logging.basicConfig(stream=sys.__stderr__, format="[async-kernel %(levelname)s] %(name)s: %(message)s")
 
+
+#: the session of the requests :meth:`PyodideKernel.warm_up` makes
+WARM_UP_SESSION = "async-kernel-warm-up"
+
+#: what :meth:`PyodideKernel.warm_up` asks, in order: what JupyterLab's consoles and notebooks ask first
+WARM_UP_REQUESTS: tuple[tuple[str, Mapping[str, Any]], ...] = (
+    ("kernel_info_request", {}),
+    ("history_request", {"hist_access_type": "tail", "n": 100, "output": False, "raw": True}),
+    ("execute_request", {"code": "print(1)", "silent": False, "store_history": False, "allow_stdin": False}),
+)
 
 #: the longest stretch ``time.sleep`` waits without looking at the clock and the interrupt flag again
 SLEEP_SLICE = 0.25

@@ -40,6 +40,8 @@ const TIMEOUT_MS = 120_000;
 /** Requests the probe kernel answers before its modules are listed. */
 const PROBE_REQUESTS = [
   ['kernel_info_request', {}],
+  // what a console asks first (and the worker's warm-up, hosts/pyodide.py)
+  ['history_request', { hist_access_type: 'tail', n: 100, output: false, raw: true }],
   ['execute_request', { code: 'print(1)', silent: false }],
   // widgets are what the browser kernel ships ipywidgets for
   ['execute_request', { code: 'import ipywidgets', silent: false }],

@@ -109,6 +109,8 @@ class CallbackTransport:
     def __init__(self, send: Send) -> None:
         self._send = send
         self._receive: Callable[[str, dict[str, Any]], None] | None = None
+        #: requests whose answers are not sent (see :meth:`quiet`): msg_id -> what to call once done
+        self._quiet: dict[str, Callable[[], None] | None] = {}
         if sys.platform == "emscripten":
             from pyodide.ffi import to_js
 
@@ -133,7 +135,25 @@ class CallbackTransport:
 
     def send(self, channel: Channel, msg: Message) -> None:
         text, buffers = self._encode(channel, msg)
+        if self._quiet and self._quieted(msg):
+            return
         self._send(text, buffers, False)
+
+    def quiet(self, msg_id: str, done: Callable[[], None] | None = None) -> None:
+        """Send nothing the kernel sends in answer to the request ``msg_id`` (the messages it is the parent
+        of), up to and including its ``status: idle``; then call ``done()``. For requests the host makes
+        itself: the kernel still encodes what it would send, only ``send`` is not called."""
+        self._quiet[msg_id] = done
+
+    def _quieted(self, msg: Message) -> bool:
+        parent = msg["parent_header"].get("msg_id")
+        if parent not in self._quiet:
+            return False
+        if msg["header"]["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            done = self._quiet.pop(parent)
+            if done is not None:
+                done()
+        return True
 
     def request_input(self, msg: Message) -> dict[str, Any]:
         text, buffers = self._encode("stdin", msg)
