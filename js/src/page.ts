@@ -42,7 +42,7 @@ export function wantedKernel(getOption: GetOption): string {
 /**
  * Whether to start a worker with the page (the prestart script): the `prestart` setting is on,
  * the plugin is not disabled, the page will not reload for isolation, and it asks for one of our
- * kernels (`ours`: our name and its aliases).
+ * kernels (`ours`: our name and its aliases) or the site has no other kernel (`onlyKernel`).
  */
 export function prestartWanted(
   settings: IKernelSettings,
@@ -53,7 +53,7 @@ export function prestartWanted(
     settings.prestart &&
     !isDisabled(getOption, PLUGIN_ID) &&
     (settings.isolation !== 'service-worker' || self.crossOriginIsolated) &&
-    ours.includes(wantedKernel(getOption))
+    (ours.includes(wantedKernel(getOption)) || settings.onlyKernel)
   );
 }
 

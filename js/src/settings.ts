@@ -20,6 +20,7 @@ const DEFAULT_SETTINGS: IKernelSettings = {
   prestart: true,
   spareWorker: false,
   kernelAliases: [],
+  onlyKernel: false,
   isolation: 'headers',
   packagesUrl: '',
   pipIndexUrls: []

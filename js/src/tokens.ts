@@ -56,7 +56,7 @@ export interface IKernelSettings {
   /**
    * Start loading Python in a worker as soon as the page loads, before a notebook or console
    * asks for the kernel; the first kernel takes that worker. Only on pages likely to use this
-   * kernel (see `wantedKernel` in page.ts). Unclaimed for two minutes, it is terminated.
+   * kernel (see `prestartWanted` in page.ts). Unclaimed for two minutes, it is terminated.
    */
   prestart: boolean;
   /**
@@ -70,6 +70,12 @@ export interface IKernelSettings {
    * that ask for a fixed kernel name such as jupyterlite-sphinx's try_examples (`python`).
    */
   kernelAliases: string[];
+  /**
+   * No other extension of the site registers kernels (written by the build addon, which looks
+   * at the site's extensions): pages start this kernel whatever kernel they name, so the
+   * prestart script starts the worker with any page (see `prestart`).
+   */
+  onlyKernel: boolean;
   /**
    * How pages become crossOriginIsolated: 'headers' (the server's COOP/COEP, if any) or
    * 'service-worker' (JupyterLite's service worker adds them; see isolation.ts). The build addon

@@ -143,6 +143,39 @@ def test_kernel_aliases_are_written_to_the_plugin_settings_and_removed_with_the_
     assert "kernelAliases" not in kernel_settings(tmp_path / "site")
 
 
+def fake_kernel_extension(folder: Path) -> Path:
+    """A prebuilt federated extension that depends on JupyterLite's kernel services, as kernel extensions do
+    (pyodide-kernel's, xeus'); the folder to give FederatedExtensionAddon.extra_labextensions_path."""
+    extension = folder / "labextensions" / "other-kernel"
+    (extension / "static").mkdir(parents=True)
+    (extension / "static" / "remoteEntry.0.js").write_text("")
+    package = {
+        "name": "other-kernel",
+        "version": "0.1.0",
+        "dependencies": {"@jupyterlite/services": "^0.8.0"},
+        "jupyterlab": {"_build": {"load": "static/remoteEntry.0.js", "extension": "./extension"}},
+    }
+    (extension / "package.json").write_text(json.dumps(package))
+    return extension.parent
+
+
+def test_only_kernel_is_set_unless_another_extension_may_register_kernels(tmp_path):
+    plain, other = tmp_path / "plain", tmp_path / "other"
+    plain.mkdir()
+    other.mkdir()
+    # a plain site: ours is its only kernel, whatever defaultKernelName says
+    code, log = lite_build(plain, "--AsyncKernelAddon.snapshot=off")
+    assert code == 0, log
+    assert kernel_settings(plain / "site")["onlyKernel"] is True
+    extensions = fake_kernel_extension(tmp_path)
+    code, log = lite_build(
+        other, "--AsyncKernelAddon.snapshot=off", f"--FederatedExtensionAddon.extra_labextensions_path={extensions}"
+    )
+    assert code == 0, log
+    assert (other / "site" / "extensions" / "other-kernel" / "package.json").is_file()
+    assert "onlyKernel" not in kernel_settings(other / "site")
+
+
 def test_isolation_through_the_service_worker_patches_it_and_the_settings_and_undoes_both(tmp_path):
     worker = tmp_path / "site" / "service-worker.js"
     code, log = lite_build(tmp_path, "--AsyncKernelAddon.snapshot=off")

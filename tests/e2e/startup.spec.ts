@@ -5,6 +5,7 @@
  * be used (here: its download fails) gives a plain start, not a broken kernel.
  */
 import {
+  PLUGIN_ID,
   editLiteConfig,
   editPluginSettings,
   expect,
@@ -71,17 +72,8 @@ test('the first kernel takes the worker started with the page', async ({ page })
   expect(kernelWorkers(page)).toEqual([prestarted]);
 });
 
-test("the worker starts from the extension's entry script, before the plugin's module loads", async ({
-  page,
-  context
-}) => {
-  // JupyterLite runs the extensions' entry scripts first, then JupyterLab's core, and only then
-  // loads the plugins' modules: the prestart script in remoteEntry.js starts the worker ~1 s earlier.
-  // It does on a page that asks for our kernel (a plain `jupyter lite build` site asks for "python":
-  // there the plugin prestarts once it sees that ours is the only kernel)
-  await editLiteConfig(context, data => {
-    data.defaultKernelName = 'async';
-  });
+/** The file names of our extension's static files the context's pages request, in order. */
+function ourRequests(context: BrowserContext): string[] {
   const ours: string[] = [];
   context.on('request', request => {
     const path = new URL(request.url()).pathname;
@@ -89,10 +81,40 @@ test("the worker starts from the extension's entry script, before the plugin's m
       ours.push(path.slice(path.lastIndexOf('/') + 1));
     }
   });
+  return ours;
+}
+
+test("the worker starts from the extension's entry script, before the plugin's module loads", async ({
+  page,
+  context
+}) => {
+  // JupyterLite runs the extensions' entry scripts first, then JupyterLab's core, and only then
+  // loads the plugins' modules: the prestart script in remoteEntry.js starts the worker ~1 s earlier.
+  // On our site the page asks for our kernel (defaultKernelName); a plain `jupyter lite build` site
+  // asks for "python", but the addon found no other extension that registers kernels (onlyKernel).
+  const ours = ourRequests(context);
   const [prestarted] = await firstKernel(page, 'started with the entry script');
   expect(kernelWorkers(page)).toEqual([prestarted]);
   expect(ours[0], ours.join(' ')).toMatch(/^remoteEntry\./);
   expect(ours[1], ours.join(' ')).toMatch(/^async-kernel-worker\./);
+});
+
+test('on a site that may have other kernels, the plugin starts the worker once they are registered', async ({
+  page,
+  context
+}) => {
+  // a page asking for "python" on a site where another extension may register kernels (no
+  // onlyKernel): the plugin waits until every kernel is registered; ours is the only one here
+  await editLiteConfig(context, data => {
+    data.defaultKernelName = 'python';
+    const plugins = (data.litePluginSettings ??= {});
+    plugins[PLUGIN_ID] = { ...plugins[PLUGIN_ID], onlyKernel: false };
+  });
+  const ours = ourRequests(context);
+  const [prestarted] = await firstKernel(page, 'started by the plugin');
+  expect(kernelWorkers(page)).toEqual([prestarted]);
+  const worker = ours.findIndex(name => name.startsWith('async-kernel-worker.'));
+  expect(worker, ours.join(' ')).toBeGreaterThan(1); // after the plugin's own module
 });
 
 test('with spareWorker, the next kernel takes a worker that loaded meanwhile', async ({

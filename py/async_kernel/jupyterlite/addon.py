@@ -57,6 +57,10 @@ ISOLATION_CHOICES = ("headers", "service-worker")
 ISOLATION_SCRIPT = HERE / "isolation-sw.js"
 SERVICE_WORKER = "service-worker.js"
 MIN_NODE = 20
+#: Our federated extension (js/package.json), among the site's ``extensions/``.
+EXTENSION_NAME = "@async-kernel/jupyterlite"
+#: What an extension that registers kernels depends on (JupyterLite 0.8's ``IKernelSpecs``, and before it).
+KERNEL_SERVICES = ("@jupyterlite/services", "@jupyterlite/kernel")
 _KERNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -274,13 +278,13 @@ class AsyncKernelAddon(BaseAddon):
         """Make the snapshot (or remove a stale one); write the plugin settings the addon owns."""
         yield from self.snapshot_tasks()
         config = manager.output_dir / JUPYTERLITE_JSON
-        wanted = {"kernelAliases": self.checked_aliases(), "isolation": self.checked_isolation()}
         yield self.task(
             name=f"patch:{JUPYTERLITE_JSON}",
-            doc="write the kernel's plugin settings that come from the addon's options",
+            doc="write the kernel's plugin settings that come from the addon's options and the site",
             file_dep=[config],
-            uptodate=[doit.tools.config_changed(wanted)],
-            actions=[(self.patch_settings, [config, wanted])],
+            # what the site's extensions are is only known once they are copied: decided when the task runs
+            uptodate=[lambda: self.patched_settings(config) == self.get_lite_plugin_settings(config, PLUGIN_ID)],
+            actions=[(self.patch_settings, [config])],
         )
         worker = manager.output_dir / SERVICE_WORKER
         yield self.task(
@@ -371,18 +375,46 @@ class AsyncKernelAddon(BaseAddon):
             raise AddonError(f"making the snapshot failed ({node} {SNAPSHOT_SCRIPT}):\n{result.stderr[-4000:]}")
         self.maybe_timestamp(self.site_dir / "snapshot")
 
-    def patch_settings(self, config: Path, options: dict[str, Any]) -> None:
-        """Set the options that differ from the plugin's defaults; drop the others."""
-        defaults = {"kernelAliases": [], "isolation": "headers"}
-        settings = self.get_lite_plugin_settings(config, PLUGIN_ID)
-        wanted = dict(settings)
-        for key, value in options.items():
+    def patched_settings(self, config: Path) -> dict[str, Any]:
+        """The plugin settings of ``config`` with those the addon owns: set where they differ from the plugin's
+        defaults (js/schema/kernel.json), dropped where they do not."""
+        defaults = {"kernelAliases": [], "isolation": "headers", "onlyKernel": False}
+        owned = {
+            "kernelAliases": self.checked_aliases(),
+            "isolation": self.checked_isolation(),
+            "onlyKernel": not self.kernel_extensions(),
+        }
+        settings = dict(self.get_lite_plugin_settings(config, PLUGIN_ID))
+        for key, value in owned.items():
             if value == defaults[key]:
-                wanted.pop(key, None)
+                settings.pop(key, None)
             else:
-                wanted[key] = value
-        if wanted != settings:
-            self.set_lite_plugin_settings(config, PLUGIN_ID, wanted)
+                settings[key] = value
+        return settings
+
+    def patch_settings(self, config: Path) -> None:
+        settings = self.patched_settings(config)
+        if settings != self.get_lite_plugin_settings(config, PLUGIN_ID):
+            self.set_lite_plugin_settings(config, PLUGIN_ID, settings)
+
+    def kernel_extensions(self) -> list[str]:
+        """The site's other federated extensions that may register kernels: those that depend on
+        JupyterLite's kernel services (pyodide-kernel's and xeus' do). With none, this kernel is the only one
+        the site's pages can start, whatever kernel they name: the ``onlyKernel`` setting tells the prestart
+        script so, which then starts the worker with the page rather than once the app has started."""
+        folder = self.manager.output_dir / "extensions"
+        found = []
+        for package in sorted([*folder.glob("*/package.json"), *folder.glob("@*/*/package.json")]):
+            try:
+                data = json.loads(package.read_text())
+                name = data["name"]
+                dependencies = {**data.get("dependencies", {}), **data.get("peerDependencies", {})}
+            except (OSError, ValueError, KeyError, TypeError):  # unreadable: it may register kernels
+                found.append(str(package.parent))
+                continue
+            if name != EXTENSION_NAME and any(service in dependencies for service in KERNEL_SERVICES):
+                found.append(str(name))
+        return found
 
     def read_worker(self, worker: Path) -> str:
         if not worker.is_file():
